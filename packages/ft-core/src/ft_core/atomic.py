@@ -1,0 +1,117 @@
+"""Atomic outputs: a directory or file appears complete under its final name, or not at all.
+
+A directory is written into a temporary sibling (same filesystem, so the final ``rename`` is
+atomic) and renamed on success; on an exception, ``KeyboardInterrupt`` or SIGTERM the sibling
+is removed and the target is left as it was. A non-empty target is refused unless
+``overwrite=True``, in which case the old directory is replaced only after the new one is
+complete.
+
+Example:
+    >>> with atomic_output_dir("out/merged", overwrite=False) as tmp:
+    ...     (tmp / "config.json").write_text("{}")
+    >>> sorted(p.name for p in Path("out/merged").iterdir())
+    ['config.json']
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import shutil
+import signal
+import tempfile
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from .errors import BadInputError, OutputExistsError
+
+
+def _is_nonempty_dir(path: Path) -> bool:
+    return path.is_dir() and any(path.iterdir())
+
+
+def check_output_dir(target: str | Path, overwrite: bool = False) -> Path:
+    """Refuse a target that exists and is non-empty unless ``overwrite`` (raises ``OutputExistsError``)."""
+    path = Path(target)
+    if path.exists() and not path.is_dir():
+        raise BadInputError(f"{path}: output path exists and is a file; give a directory path")
+    if _is_nonempty_dir(path) and not overwrite:
+        raise OutputExistsError(
+            f"{path}: output directory is not empty; choose another path or set overwrite_output_dir: true"
+        )
+    return path
+
+
+@contextlib.contextmanager
+def _sigterm_as_interrupt() -> Iterator[None]:
+    """Turn SIGTERM into KeyboardInterrupt so cleanup runs (main thread only)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def _raise(signum: int, frame: Any) -> None:
+        raise KeyboardInterrupt
+
+    try:
+        previous = signal.signal(signal.SIGTERM, _raise)
+    except ValueError:  # not allowed in this context
+        yield
+        return
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+@contextlib.contextmanager
+def atomic_output_dir(target: str | Path, overwrite: bool = False) -> Iterator[Path]:
+    """Yield a temporary sibling directory of ``target``; rename it to ``target`` on success."""
+    path = check_output_dir(target, overwrite)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.tmp-", dir=path.parent))
+    try:
+        with _sigterm_as_interrupt():
+            yield tmp
+            if path.exists():
+                # Re-check: something may have appeared while we were writing.
+                check_output_dir(path, overwrite)
+                trash = path.with_name(f".{path.name}.old-{os.getpid()}")
+                os.replace(path, trash)
+                os.replace(tmp, path)
+                shutil.rmtree(trash, ignore_errors=True)
+            else:
+                os.replace(tmp, path)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+
+
+def atomic_write_bytes(path: str | Path, data: bytes) -> Path:
+    """Write ``data`` to ``path`` through a temporary file in the same directory and ``os.replace``."""
+    target = Path(path)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, target)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
+        raise
+    return target
+
+
+def atomic_write_text(path: str | Path, text: str) -> Path:
+    """Write UTF-8 ``text`` atomically (see ``atomic_write_bytes``)."""
+    return atomic_write_bytes(path, text.encode("utf-8"))
+
+
+def atomic_write_json(path: str | Path, obj: Any, indent: int | None = 2, ensure_ascii: bool = False) -> Path:
+    """Write ``obj`` as JSON atomically; non-ASCII is kept, a trailing newline is added."""
+    return atomic_write_text(path, json.dumps(obj, indent=indent, ensure_ascii=ensure_ascii) + "\n")
