@@ -1,0 +1,3 @@
+"""ft-testing fixtures: moe (owned by the library that needs them)."""
+
+from __future__ import annotations
