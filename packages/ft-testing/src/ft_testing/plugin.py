@@ -14,7 +14,7 @@ os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
-from ft_testing.data import *  # noqa: E402,F403
-from ft_testing.models import *  # noqa: E402,F403
-from ft_testing.moe import *  # noqa: E402,F403
-from ft_testing.routing_logs import *  # noqa: E402,F403
+from ft_testing.data import *  # noqa: F403
+from ft_testing.models import *  # noqa: F403
+from ft_testing.moe import *  # noqa: F403
+from ft_testing.routing_logs import *  # noqa: F403

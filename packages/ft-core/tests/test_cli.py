@@ -1,0 +1,69 @@
+"""The CLI runner: groups, --help examples, --version, exit codes for each error kind."""
+
+from __future__ import annotations
+
+import pytest
+
+from ft_core import Arg, BadInputError, Command, FtError, Group
+
+
+def _group(calls: list) -> Group:
+    def ok(args):
+        calls.append(args.name)
+
+    def bad(args):
+        raise BadInputError("data.json: row 3: empty content; fill it or drop the row")
+
+    def fail(args):
+        raise FtError("merge produced NaN")
+
+    def crash(args):
+        raise RuntimeError("boom")
+
+    sub = Group("inner", "Inner group.", commands=[Command("deep", "Deep verb.", ok, [Arg("name")])])
+    return Group("demo", "Demo tool.", version="1.2.3", example="demo ok bob", commands=[
+        Command("ok", "Works.", ok, [Arg("name")], example="demo ok bob"),
+        Command("bad", "Bad input.", bad), Command("fail", "Fails.", fail), Command("crash", "Crashes.", crash),
+        sub,
+    ])
+
+
+def test_dispatch_and_nested_group():
+    calls: list = []
+    cli = _group(calls)
+    assert cli.main(["ok", "bob"]) == 0
+    assert cli.main(["inner", "deep", "alice"]) == 0
+    assert calls == ["bob", "alice"]
+
+
+@pytest.mark.parametrize(("verb", "code", "needle"), [
+    ("bad", 2, "error: data.json: row 3: empty content"),
+    ("fail", 1, "error: merge produced NaN"),
+    ("crash", 1, "error: RuntimeError: boom (run with --debug for the traceback)"),
+])
+def test_exit_codes(capsys, monkeypatch, verb, code, needle):
+    monkeypatch.delenv("FT_DEBUG", raising=False)
+    assert _group([]).main([verb]) == code
+    err = capsys.readouterr().err
+    assert needle in err
+    assert "Traceback" not in err
+
+
+def test_debug_flag_shows_traceback(capsys):
+    assert _group([]).main(["bad", "--debug"]) == 2
+    assert "Traceback" in capsys.readouterr().err
+
+
+def test_help_shows_example_and_version(capsys):
+    cli = _group([])
+    assert cli.main(["ok", "--help"]) == 0
+    out = capsys.readouterr().out
+    assert "example:" in out and "demo ok bob" in out
+    assert cli.main(["--version"]) == 0
+    assert "demo 1.2.3" in capsys.readouterr().out
+
+
+def test_bad_arguments_exit_2(capsys):
+    assert _group([]).main(["ok"]) == 2  # missing positional
+    assert _group([]).main(["nosuchverb"]) == 2
+    assert _group([]).main([]) == 2  # no verb: help and exit 2

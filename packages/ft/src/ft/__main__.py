@@ -1,0 +1,5 @@
+"""``python -m ft`` runs the ``ft`` command."""
+
+from ft.cli import main
+
+main()
