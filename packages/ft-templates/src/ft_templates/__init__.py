@@ -1,5 +1,26 @@
-"""ft-templates: Chat-template registry, tool-call formats, reasoning policy and Jinja export for the ft toolkit."""
+"""ft-templates: chat-template registry, tool-call formats, reasoning policy and Jinja export.
+
+Example:
+    >>> from ft_templates import get_template
+    >>> t = get_template("qwen3").with_options(thinking="off")
+    >>> prompt_ids, response_ids = t.encode_oneturn(tokenizer, [{"role": "user", "content": "hi"},
+    ...                                                     {"role": "assistant", "content": "hello"}])
+"""
+
+from . import families as _families  # noqa: F401  (registers the built-in templates)
+from .formatter import EmptyFormatter, Formatter, FunctionFormatter, StringFormatter, ToolFormatter
+from .registry import ALIASES, TEMPLATES, get_template, register_template
+from .slots import BOS, EOS, Token
+from .template import Message, ReasoningPolicy, Template, validate_messages
+from .tokenizer import fix_tokenizer, prepare_template
+from .tool_formats import TOOL_FORMATS, FunctionCall, ToolFormat, get_tool_format, register_tool_format
 
 __version__ = "0.1.0"
 
-__all__ = ["__version__"]
+__all__ = [
+    "ALIASES", "BOS", "EOS", "TEMPLATES", "TOOL_FORMATS",
+    "EmptyFormatter", "Formatter", "FunctionCall", "FunctionFormatter", "Message", "ReasoningPolicy",
+    "StringFormatter", "Template", "Token", "ToolFormat", "ToolFormatter",
+    "__version__", "fix_tokenizer", "get_template", "get_tool_format", "prepare_template", "register_template", "register_tool_format",
+    "validate_messages",
+]
