@@ -1,0 +1,101 @@
+"""Ranking each query's rows and walking them: which rows become label and candidate examples.
+
+Per query (a group of rows) and per setting (``schema.RANK_KEYS``), rows are ranked by two keys,
+both descending with missing values last, then by their position in the log. The walk over the
+ranked rows (rows of models outside the small set are skipped first when asked):
+
+* the first row gives the query's *label* example (ground truth, task-formatted);
+* the walk stops at the first row whose performance is exactly 0 (missing does not stop it);
+* before that, up to ``k`` rows give *candidate* examples (their responses), except for
+  ``baseline``, which keeps labels only.
+
+Everything is computed column-wise with polars; the result says, per kept row, its group,
+rank and role.
+
+Example:
+    >>> picked = select_rows(frame, setting="perf", k=5)
+    >>> picked.filter(pl.col("is_label")).height  # one label per query
+    6396
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import polars as pl
+
+from .logs import ROW
+from .schema import BLOCK_ROWS, RANK_KEYS
+
+GROUP = "_group"
+POS = "_pos"
+_NO_STOP = 1 << 40
+
+
+@dataclass(frozen=True)
+class Selection:
+    """Rows that produce examples (``is_label`` / ``is_candidate``), with walk statistics."""
+
+    rows: pl.DataFrame
+    groups: int
+    skipped_not_small: int
+    dropped_no_response: int
+    dropped_partial_block_rows: int
+
+
+def group_keys(frame: pl.DataFrame, legacy_blocks: bool) -> tuple[pl.DataFrame, int]:
+    """Add ``_group`` (queries numbered in order of first appearance); returns (frame, rows dropped).
+
+    Default: a query is its task, task id, ground truth and text with the reasoning cue and all
+    whitespace removed, so a direct row and its ``_think`` row fall in one group wherever they
+    are. ``legacy_blocks``: consecutive blocks of 40 rows, a trailing partial block dropped.
+    """
+    if legacy_blocks:
+        full = (frame.height // BLOCK_ROWS) * BLOCK_ROWS
+        dropped = frame.height - full
+        return frame.head(full).with_columns((pl.col(ROW) // BLOCK_ROWS).alias(GROUP)), dropped
+    parts = [pl.col(c).fill_null("") for c in ("task_name", "task_id", "ground_truth") if c in frame.columns]
+    text = (pl.col("query").fill_null("")
+            .str.replace_all(r"[Ll]et's think step by step\.?", "")
+            .str.replace_all(r"\s+", ""))
+    key = pl.concat_str([*parts, text], separator="\x1f").hash(seed=0)
+    keyed = frame.with_columns(key.alias("_key"))
+    keyed = keyed.with_columns(pl.col(ROW).min().over("_key").alias(GROUP)).drop("_key")
+    return keyed, 0
+
+
+def select_rows(frame: pl.DataFrame, *, setting: str, k: int, small_models: frozenset[str] | None = None,
+                legacy_blocks: bool = False, drop_missing_responses: bool = True) -> Selection:
+    """Rank and walk ``frame`` (columns ``_row``, ``llm``, ``response``, parsed ``performance``,
+    ``output_tokens_num`` and, for judge/hybrid, ``llm_judge`` as Float64)."""
+    grouped, dropped_rows = group_keys(frame, legacy_blocks)
+    groups = grouped.select(pl.col(GROUP).n_unique()).item() if grouped.height else 0
+    skipped = 0
+    if small_models is not None:
+        keep = pl.col("llm").is_in(list(small_models)).fill_null(False)
+        skipped = grouped.height - grouped.select(keep.sum()).item()
+        grouped = grouped.filter(keep)
+    first, second = RANK_KEYS[setting]
+    # + 0.0 makes -0.0 equal to 0.0, as in the reference's sort.
+    ranked = (grouped.with_columns((pl.col(first) + 0.0).alias("_k1"), (pl.col(second) + 0.0).alias("_k2"))
+              .sort([GROUP, "_k1", "_k2", ROW], descending=[False, True, True, False], nulls_last=True)
+              .drop("_k1", "_k2"))
+    pos = pl.int_range(pl.len()).over(GROUP)
+    ranked = ranked.with_columns(pos.alias(POS))
+    stop = pl.when(pl.col("performance") == 0).then(pl.col(POS)).otherwise(_NO_STOP).min().over(GROUP)
+    walked = pl.col(POS) < stop
+    if drop_missing_responses:
+        has_response = pl.col("response").is_not_null() & (pl.col("response") != "")
+        eligible = walked & has_response
+    else:
+        has_response = pl.lit(True)
+        eligible = walked
+    rank = eligible.cast(pl.Int64).cum_sum().over(GROUP)
+    ranked = ranked.with_columns(
+        (pl.col(POS) == 0).alias("is_label"),
+        (eligible & (rank <= k) & pl.lit(setting != "baseline")).alias("is_candidate"),
+        (walked & ~has_response & (rank < k) & pl.lit(setting != "baseline")).alias("_no_response"),
+    )
+    no_response = int(ranked.get_column("_no_response").sum())
+    rows = ranked.filter(pl.col("is_label") | pl.col("is_candidate")).drop("_no_response")
+    return Selection(rows, groups, skipped, no_response, dropped_rows)
