@@ -1,0 +1,36 @@
+"""Datasets and collator of a run (delegates to ft-data).
+
+Example:
+    >>> data = load_data(cfg, "sft", template, tokenizer)
+    >>> data.train_dataset[0].keys()
+    dict_keys(['input_ids', 'attention_mask', 'labels'])
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import ft_data
+
+
+@dataclass
+class RunData:
+    """Tokenized train/eval datasets and the collator that batches them."""
+
+    train_dataset: Any
+    eval_dataset: Any
+    collator: Any
+
+
+def data_args(cfg: Any) -> Any:
+    """The ``ft_data.DataArgs`` part of a run config."""
+    fields = ft_data.DataArgs.model_fields
+    return ft_data.DataArgs(**{k: getattr(cfg, k) for k in fields if k in type(cfg).model_fields})
+
+
+def load_data(cfg: Any, stage: str, template: Any, tokenizer: Any) -> RunData:
+    """Load, align and tokenize the configured datasets for ``stage``."""
+    module = ft_data.get_dataset(data_args(cfg), stage=stage, template=template, tokenizer=tokenizer, seed=cfg.seed)
+    collator = ft_data.make_collator(stage, tokenizer, neat_packing=cfg.neat_packing)
+    return RunData(module.train_dataset, module.eval_dataset, collator)

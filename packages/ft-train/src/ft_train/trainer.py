@@ -1,0 +1,96 @@
+"""The Hugging Face Trainer as ft runs it: arguments translated from the run config, token counting.
+
+``build_training_arguments`` turns the flat config (LLaMA-Factory keys) into
+``Seq2SeqTrainingArguments``, applying LLaMA-Factory's fixed choices (``remove_unused_columns``
+off, ``ddp_find_unused_parameters`` off for LoRA, ``generation_max_length`` = ``cutoff_len``)
+and translating keys transformers 5 dropped (``warmup_ratio``, ``group_by_length``,
+``logging_dir``). ``FtTrainer`` counts non-padding tokens (segment ids of neat packing count
+once each) so tokens/s in logs and benchmarks are real tokens.
+
+Example:
+    >>> args = build_training_arguments(cfg.model_dump())
+    >>> trainer = FtTrainer(model=model, args=args, train_dataset=ds, data_collator=collator)
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import torch
+from transformers import Seq2SeqTrainingArguments, Trainer
+from transformers.trainer_utils import get_last_checkpoint
+
+from .args import TRAINER_KEYS
+
+
+def build_training_arguments(cfg: Mapping[str, Any]) -> Seq2SeqTrainingArguments:
+    """``Seq2SeqTrainingArguments`` from a flat run config (a ``TrainConfig.model_dump()``)."""
+    kw = {k: cfg[k] for k in TRAINER_KEYS if k in cfg}
+    if cfg.get("warmup_ratio") and not kw.get("warmup_steps"):
+        kw["warmup_steps"] = float(cfg["warmup_ratio"])  # transformers 5: a float < 1 is a ratio
+    if cfg.get("group_by_length"):
+        kw["train_sampling_strategy"] = "group_by_length"
+    if cfg.get("disable_shuffling"):
+        kw["train_sampling_strategy"] = "sequential"
+    if cfg.get("logging_dir"):
+        os.environ["TENSORBOARD_LOGGING_DIR"] = str(cfg["logging_dir"])
+    if isinstance(kw.get("resume_from_checkpoint"), bool):
+        kw["resume_from_checkpoint"] = None  # resolved by resolve_resume(); the Trainer wants a path
+    kw["remove_unused_columns"] = False  # collators need every column the processor wrote
+    kw["disable_tqdm"] = True  # ft's ProgressCallback shows the progress
+    kw["include_num_input_tokens_seen"] = "non_padding"
+    if cfg.get("finetuning_type", "lora") == "lora" and kw.get("ddp_find_unused_parameters") is None:
+        kw["ddp_find_unused_parameters"] = False
+    if kw.get("generation_max_length") is None and cfg.get("cutoff_len"):
+        kw["generation_max_length"] = cfg["cutoff_len"]
+    if not torch.cuda.is_available():
+        kw.setdefault("use_cpu", True)
+        kw["dataloader_pin_memory"] = False
+    return Seq2SeqTrainingArguments(**kw)
+
+
+def resolve_resume(output_dir: str | Path, resume: Any) -> str | None:
+    """The checkpoint to resume from: ``true`` -> the last ``checkpoint-N`` in ``output_dir``, a path as is."""
+    if resume is True or (isinstance(resume, str) and resume.lower() == "true"):
+        return get_last_checkpoint(str(output_dir)) if Path(output_dir).is_dir() else None
+    if resume in (None, False) or (isinstance(resume, str) and resume.lower() in ("false", "")):
+        return None
+    return str(resume)
+
+
+class FtTrainer(Trainer):
+    """``transformers.Trainer`` that counts real tokens: positions whose attention mask is non-zero."""
+
+    def _track_num_input_tokens(self, inputs: Mapping[str, Any]) -> None:
+        if self.args.include_num_input_tokens_seen == "no":
+            return
+        mask = inputs.get("attention_mask")
+        if mask is not None and mask.dim() == 2:
+            tokens = (mask != 0).sum()
+        elif "input_ids" in inputs:
+            tokens = torch.tensor(inputs["input_ids"].numel())
+        else:
+            return
+        tokens = torch.as_tensor(tokens, device=self.args.device, dtype=torch.int64)
+        self.state.num_input_tokens_seen += int(self.accelerator.gather(tokens).sum().item())
+
+
+def token_accuracy_metrics() -> tuple[Any, Any]:
+    """(``compute_metrics``, ``preprocess_logits_for_metrics``) giving next-token accuracy on label positions."""
+    import numpy as np
+
+    def preprocess(logits: Any, labels: Any) -> Any:
+        if isinstance(logits, tuple):
+            logits = logits[0]
+        return logits.argmax(dim=-1)
+
+    def compute(eval_pred: Any) -> dict[str, float]:
+        preds, labels = eval_pred.predictions, eval_pred.label_ids
+        preds, labels = np.asarray(preds)[:, :-1], np.asarray(labels)[:, 1:]
+        keep = labels != -100
+        return {"accuracy": float((preds[keep] == labels[keep]).mean()) if keep.any() else 0.0}
+
+    return compute, preprocess
