@@ -14,11 +14,11 @@ Example:
 
 __version__ = "0.1.0"
 
-from .convert import DTYPES, ConversionResult, convert, merge, split  # noqa: E402
-from .layouts import LAYOUTS, ExpertKey, Layout, get_layout, register_layout  # noqa: E402
-from .plan import OutTensor, Piece, Plan, plan_conversion  # noqa: E402
-from .scan import Scan, scan_checkpoint  # noqa: E402
-from .verify import VerifyResult, verify  # noqa: E402
+from .convert import DTYPES, ConversionResult, convert, merge, split
+from .layouts import LAYOUTS, ExpertKey, Layout, get_layout, register_layout
+from .plan import OutTensor, Piece, Plan, plan_conversion
+from .scan import Scan, scan_checkpoint
+from .verify import VerifyResult, verify
 
 __all__ = [
     "DTYPES", "LAYOUTS", "ConversionResult", "ExpertKey", "Layout", "OutTensor", "Piece", "Plan", "Scan",

@@ -21,7 +21,6 @@ from ft_core import BadInputError, atomic_output_dir, check_output_dir, get_logg
 
 from .assets import copy_assets, list_assets
 from .layouts import (
-    LAYOUTS,
     MIXTRAL_MODEL_TYPES,
     SEPARATE_LAYOUTS,
     STACKED_LAYOUTS,

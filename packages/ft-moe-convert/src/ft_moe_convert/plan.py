@@ -177,7 +177,7 @@ CASTABLE = ("F64", "F32", "F16", "BF16")
 
 
 def _out_dtype(name: str, dtype: str, cast: str | None) -> str:
-    if cast is None or dtype == cast or dtype not in CASTABLE and not dtype.startswith("F"):
+    if cast is None or dtype == cast or (dtype not in CASTABLE and not dtype.startswith("F")):
         return dtype  # integer and bool tensors (counters, masks) are never cast
     if dtype not in CASTABLE:
         raise BadInputError(f"--dtype {cast}: tensor {name!r} is {dtype}; casting quantized weights needs "

@@ -164,11 +164,11 @@ def _fill(fh, nbytes: int, seed: int) -> None:
 
 def write_synthetic_moe(directory: str | Path, *, layers: int = 2, experts: int = 4, hidden: int = 16,
                         inter: int = 8, dtype: str = "BF16", shard_bytes: int = 4096, mixtral: bool = False,
-                        config: dict | None = None, keys: list[tuple[str, list[int]]] | None = None) -> Path:
+                        config: dict | None = None, keys: list[tuple] | None = None) -> Path:
     """Write a per-expert MoE checkpoint of random bytes from headers, in shards of ~``shard_bytes``.
 
     Memory stays flat whatever the size (bytes are streamed in 64 KiB blocks). ``keys``
-    overrides the generated ``(name, shape)`` list (to build broken checkpoints in tests);
+    overrides the generated ``(name, shape)`` or ``(name, shape, dtype)`` list (to build broken checkpoints in tests);
     ``config`` is written as ``config.json`` (default: ``num_experts`` and the layer count).
 
     Example:
@@ -177,19 +177,20 @@ def write_synthetic_moe(directory: str | Path, *, layers: int = 2, experts: int 
     """
     out = Path(directory)
     out.mkdir(parents=True, exist_ok=True)
-    width = {"BF16": 2, "F16": 2, "F32": 4, "F8_E4M3": 1}[dtype]
+    widths = {"BF16": 2, "F16": 2, "F32": 4, "F8_E4M3": 1}
     entries = list(keys if keys is not None else synthetic_moe_keys(layers, experts, hidden, inter,
                                                                     mixtral=mixtral))
-    shards: list[list[tuple[str, list[int], int]]] = [[]]
+    shards: list[list[tuple[str, list[int], int, str]]] = [[]]
     used = 0
-    for name, shape in entries:
-        nbytes = width
+    for name, shape, *rest in entries:  # an entry may carry its own dtype as a third item
+        tdtype = rest[0] if rest else dtype
+        nbytes = widths[tdtype]
         for dim in shape:
             nbytes *= dim
         if shards[-1] and used + nbytes > shard_bytes:
             shards.append([])
             used = 0
-        shards[-1].append((name, shape, nbytes))
+        shards[-1].append((name, shape, nbytes, tdtype))
         used += nbytes
     weight_map: dict[str, str] = {}
     total = 0
@@ -197,15 +198,15 @@ def write_synthetic_moe(directory: str | Path, *, layers: int = 2, experts: int 
         fname = f"model-{i:05d}-of-{len(shards):05d}.safetensors"
         header: dict[str, object] = {"__metadata__": {"format": "pt"}}
         offset = 0
-        for name, shape, nbytes in shard:
-            header[name] = {"dtype": dtype, "shape": shape, "data_offsets": [offset, offset + nbytes]}
+        for name, shape, nbytes, tdtype in shard:
+            header[name] = {"dtype": tdtype, "shape": shape, "data_offsets": [offset, offset + nbytes]}
             offset += nbytes
             weight_map[name] = fname
         raw = json.dumps(header, separators=(",", ":")).encode()
         raw += b" " * (-len(raw) % 8)
         with open(out / fname, "wb") as fh:
             fh.write(struct.pack("<Q", len(raw)) + raw)
-            for j, (_, _, nbytes) in enumerate(shard):
+            for j, (_, _, nbytes, _) in enumerate(shard):
                 _fill(fh, nbytes, seed=i * 1_000_003 + j)
         total += offset
     index = {"metadata": {"total_size": total}, "weight_map": dict(sorted(weight_map.items()))}
