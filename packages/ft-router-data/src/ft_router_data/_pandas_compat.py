@@ -38,29 +38,47 @@ def chunk_rows(n_columns: int) -> int:
     return rows
 
 
-def is_na(raw: pl.Series) -> pl.Series:
-    """True where pandas would read NaN (empty or a default missing marker)."""
-    return raw.is_null() | raw.is_in(list(NA_STRINGS))
+def flag_exprs(column: str) -> list[pl.Expr]:
+    """Per-row facts about ``column`` that decide its chunk's type (computed while scanning)."""
+    col = pl.col(column)
+    na = col.is_null() | col.is_in(list(NA_STRINGS))
+    return [na.alias(f"{column}__na"), col.str.contains(_INT).fill_null(False).alias(f"{column}__int"),
+            col.str.contains(_FLOAT).fill_null(False).alias(f"{column}__float"),
+            col.is_in(list(_BOOL)).fill_null(False).alias(f"{column}__bool")]
 
 
-def _kind(chunk: pl.Series, na: pl.Series) -> str:
-    values = chunk.filter(~na)
-    if values.len() == 0:
-        return "float"  # an all-NaN chunk is float64
-    if not na.any() and values.str.contains(_INT).all():
-        as_ints = [int(v) for v in values.unique().to_list()]
-        if all(abs(v) <= _INT64_MAX for v in as_ints):
-            return "int"
-    if values.str.contains(_FLOAT).all():
-        return "float"
-    if values.is_in(list(_BOOL)).all():
-        return "bool"
-    return "object"
+def chunk_kinds(flags: pl.DataFrame, column: str, n_columns: int) -> list[str]:
+    """The type pandas gives ``column`` in each chunk (``int``, ``float``, ``bool`` or ``object``),
+    after concatenation (int64 next to float64 becomes float64). ``flags`` holds ``_row`` and the
+    ``flag_exprs`` columns of every row."""
+    size = chunk_rows(n_columns)
+    na, is_int, is_float, is_bool = (pl.col(f"{column}__{x}") for x in ("na", "int", "float", "bool"))
+    per_chunk = (flags.group_by((pl.col("_row") // size).alias("chunk"))
+                 .agg(pl.len().alias("n"), na.sum().alias("na"), (is_int | na).all().alias("int"),
+                      (is_float | na).all().alias("float"), (is_bool | na).all().alias("bool"))
+                 .sort("chunk"))
+    kinds = []
+    for _, n, n_na, all_int, all_float, all_bool in per_chunk.iter_rows():
+        if n_na == n:
+            kinds.append("float")  # an all-NaN chunk is float64
+        elif all_int and n_na == 0:
+            kinds.append("int")
+        elif all_float:
+            kinds.append("float")
+        elif all_bool:
+            kinds.append("bool")
+        else:
+            kinds.append("object")
+    if set(kinds) <= {"int", "float"} and "float" in kinds:
+        kinds = ["float"] * len(kinds)
+    return kinds
 
 
 def _render(value: str, kind: str) -> str:
     if kind == "int":
-        return str(int(value))
+        number = int(value)
+        # pandas falls back to float64 beyond int64; rare enough to render as Python would.
+        return str(number) if abs(number) <= _INT64_MAX else str(float(number))
     if kind == "float":
         return str(float(value.strip()))
     if kind == "bool":
@@ -68,19 +86,16 @@ def _render(value: str, kind: str) -> str:
     return value
 
 
-def pandas_str(raw: pl.Series, n_columns: int) -> pl.Series:
-    """``str()`` of each cell as the reference sees it after ``pandas.read_csv`` (NaN -> ``"nan"``)."""
+def pandas_str(values: pl.Series, rows: pl.Series, kinds: list[str], n_columns: int) -> pl.Series:
+    """``str()`` of each cell as the reference sees it after ``pandas.read_csv`` (NaN -> ``"nan"``).
+
+    ``rows`` are the cells' ``_row`` positions, ``kinds`` the result of ``chunk_kinds``.
+    """
     size = chunk_rows(n_columns)
-    na = is_na(raw)
-    kinds = [_kind(raw.slice(start, size), na.slice(start, size)) for start in range(0, raw.len(), size)]
-    if set(kinds) <= {"int", "float"} and "float" in kinds:
-        kinds = ["float"] * len(kinds)  # int64 and float64 chunks concatenate to float64
-    parts = []
-    for i, kind in enumerate(kinds):
-        chunk = raw.slice(i * size, size)
-        chunk_na = na.slice(i * size, size)
-        if kind != "object":
-            mapping = {v: _render(v, kind) for v in chunk.filter(~chunk_na).unique().to_list()}
-            chunk = chunk.replace_strict(mapping, default=None, return_dtype=pl.String)
-        parts.append(pl.select(pl.when(chunk_na).then(pl.lit("nan")).otherwise(chunk)).to_series())
-    return pl.concat(parts).alias(raw.name) if parts else raw
+    out = []
+    for value, row in zip(values.to_list(), rows.to_list()):
+        if value is None or value in NA_STRINGS:
+            out.append("nan")
+        else:
+            out.append(_render(value, kinds[row // size]))
+    return pl.Series(values.name, out, dtype=pl.String)

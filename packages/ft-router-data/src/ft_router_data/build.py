@@ -18,13 +18,13 @@ import polars as pl
 
 from ft_core import BadInputError, DataError, atomic_write_text
 
-from ._pandas_compat import pandas_str
+from ._pandas_compat import chunk_kinds, flag_exprs, pandas_str
 from .jsonout import alpaca_json
-from .logs import ROW, log_columns, read_log
+from .logs import RAW, ROW, LogSource
 from .parsing import ColumnReport, parse_number_series, parse_score_series
 from .registry import check_registry, register_output
 from .schema import CHOICE_TASKS, CODE_TASKS, INSTRUCTION, SETTINGS, SMALL_MODELS, THINK_CUES, THINK_SUFFIX
-from .select import GROUP, POS, select_rows
+from .select import GROUP, HAS_RESPONSE, KEY, POS, select_rows
 
 TEXT_COLUMNS = ("query", "ground_truth", "response")
 
@@ -77,10 +77,26 @@ def output_name(setting: str, k: int, small: bool = False, models: str | Path | 
     return f"{name}_small" if small else name
 
 
-def _text(frame: pl.DataFrame, legacy: bool, width: int) -> pl.DataFrame:
-    if legacy:  # what str() gives on the reference's pandas-typed cells
-        return frame.with_columns([pandas_str(frame.get_column(c), width) for c in TEXT_COLUMNS])
-    return frame.with_columns([pl.col(c).fill_null("") for c in ("query", "ground_truth")])
+def group_key_expr(has_task_id: bool) -> pl.Expr:
+    """A query's identity: task, task id, ground truth and the query text without the reasoning cue
+    and whitespace, hashed (so a direct row and its ``_think`` row share it wherever they are)."""
+    parts = [pl.col(c).fill_null("") for c in ("task_name", "task_id", "ground_truth") if c != "task_id" or has_task_id]
+    text = pl.col("query").fill_null("")
+    for cue in THINK_CUES:
+        text = text.str.replace_all(cue + ".", "", literal=True).str.replace_all(cue, "", literal=True)
+    text = text.str.replace_all(r"\s+", "")
+    return pl.concat_str([*parts, text], separator="\x1f").hash(seed=0).alias(KEY)
+
+
+def _fetch_texts(source: LogSource, rows: pl.DataFrame, kinds: dict[str, list[str]] | None) -> pl.DataFrame:
+    """Join the long texts (query, ground truth, response) of the selected rows only."""
+    texts = source.fetch(rows.get_column(RAW), list(TEXT_COLUMNS))
+    joined = rows.join(texts, on=RAW, how="left")
+    if kinds is not None:  # what str() gives on the reference's pandas-typed cells
+        width = len(source.columns)
+        return joined.with_columns([pandas_str(joined.get_column(c), joined.get_column(ROW), kinds[c], width)
+                                    for c in TEXT_COLUMNS])
+    return joined.with_columns([pl.col(c).fill_null("") for c in TEXT_COLUMNS])
 
 
 def _records(rows: pl.DataFrame) -> pl.DataFrame:
@@ -143,8 +159,16 @@ def build_sft(input: str | Path, save_path: str | Path, *, setting: str = "perf"
         needed.append("llm_judge")
     if register:
         check_registry(save_path)
-    frame = read_log(input, needed, optional=["task_id"])
-    width = len(log_columns(input))
+    source = LogSource(input)
+    source.require(needed)
+    has_task_id = "task_id" in source.columns
+    scan = [*needed, "task_id"] if has_task_id else needed
+    derived = [(pl.col("response").is_not_null() & (pl.col("response") != "")).alias(HAS_RESPONSE)]
+    if legacy_blocks:
+        derived += [e for c in TEXT_COLUMNS for e in flag_exprs(c)]
+    else:
+        derived.append(group_key_expr(has_task_id))
+    frame = source.collect(scan, derived, drop=list(TEXT_COLUMNS))
     rows1 = frame.get_column(ROW) + 2  # file line of a CSV row (header is line 1)
     perf, perf_report = parse_score_series(frame.get_column("performance"), rows1)
     reports: list[ColumnReport] = [perf_report]
@@ -158,10 +182,12 @@ def build_sft(input: str | Path, save_path: str | Path, *, setting: str = "perf"
             row, value = report.examples[0]
             raise DataError(f"{input}: column {report.column!r} has no parseable score "
                             f"(row {row}: {value!r}); expected numbers or {{'pass@1': ...}} dicts")
-    frame = _text(frame.with_columns(updates), legacy_blocks, width)
+    frame = frame.with_columns(updates)
+    kinds = ({c: chunk_kinds(frame, c, len(source.columns)) for c in TEXT_COLUMNS} if legacy_blocks else None)
     selection = select_rows(frame, setting=setting, k=k, small_models=pool, legacy_blocks=legacy_blocks,
                             drop_missing_responses=not legacy_blocks)
-    records = _records(selection.rows)
+    picked = _fetch_texts(source, selection.rows, kinds)
+    records = _records(picked)
     repeat = k + 1 if setting == "baseline" else 1
     text = alpaca_json(((INSTRUCTION, i, o) for i, o in records.select("input", "output").iter_rows()), repeat)
     dataset = name or output_name(setting, k, small, models_label)

@@ -1,14 +1,20 @@
-"""Reading routing logs (CSV, JSONL or Parquet) into a columnar frame, only the columns needed.
+"""Reading routing logs (CSV, JSONL or Parquet) lazily and column by column.
 
-Logs are scanned lazily with polars: only the requested columns are materialised (the
-stringified embeddings and descriptions that make up much of a FusionBench CSV are never
-loaded), CSV cells stay text (no type guessing), and ``_row`` holds each row's position in the
-file (0-based, blank lines not counted), which breaks ranking ties and names rows in errors.
+Logs are scanned with polars: only the columns a step needs are materialised (the stringified
+embeddings and descriptions that make up much of a FusionBench CSV are never loaded), CSV
+cells stay text (no type guessing), and every row keeps two positions: ``_raw`` (its index in
+the file's record stream, used to fetch it again) and ``_row`` (0-based position among
+non-blank rows, as pandas counts them: it breaks ranking ties and cuts legacy blocks).
+
+The usual flow reads the small columns of every row first, decides which rows are needed,
+then fetches the long texts of those rows only (``LogSource.fetch``), which keeps a
+million-row log within a few hundred MB.
 
 Example:
-    >>> frame = read_log("router_data.csv", ["task_name", "query", "llm"])
+    >>> source = LogSource("router_data.csv")
+    >>> frame = source.collect(["task_name", "llm", "performance"])
     >>> frame.columns
-    ['_row', 'task_name', 'query', 'llm']
+    ['_raw', 'task_name', 'llm', 'performance', '_row']
 """
 
 from __future__ import annotations
@@ -21,6 +27,7 @@ import polars as pl
 from ft_core import DataError
 
 ROW = "_row"
+RAW = "_raw"
 FORMATS = {".csv": "csv", ".jsonl": "jsonl", ".ndjson": "jsonl", ".parquet": "parquet", ".pq": "parquet"}
 _TEXT_TYPES = (pl.String, pl.Categorical, pl.Enum, pl.Null)
 
@@ -34,73 +41,90 @@ def log_format(path: str | Path) -> str:
     return FORMATS[suffix]
 
 
-def _scan(path: Path, fmt: str) -> pl.LazyFrame:
-    if fmt == "csv":
-        return pl.scan_csv(path, infer_schema=False, encoding="utf8", raise_if_empty=True)
-    if fmt == "jsonl":
-        return pl.scan_ndjson(path, infer_schema_length=None)
-    return pl.scan_parquet(path)
-
-
-def log_columns(path: str | Path) -> list[str]:
-    """The column names of a log file (header of a CSV, schema of JSONL/Parquet)."""
-    source = _checked_path(path)
-    try:
-        return list(_scan(source, log_format(source)).collect_schema().names())
-    except (pl.exceptions.PolarsError, OSError, ValueError) as exc:
-        raise DataError(f"{source}: cannot read as a routing log ({_first_line(exc)})") from exc
-
-
-def _checked_path(path: str | Path) -> Path:
-    source = Path(path)
-    if not source.exists():
-        raise DataError(f"{source}: routing log not found")
-    if not source.is_file():
-        raise DataError(f"{source}: is not a file; give the routing log file (CSV, JSONL or Parquet)")
-    if source.stat().st_size == 0:
-        raise DataError(f"{source}: empty file; a routing log needs a header and rows")
-    return source
-
-
 def _first_line(exc: BaseException) -> str:
     text = str(exc).strip().splitlines()
     return text[0] if text else type(exc).__name__
 
 
-def read_log(path: str | Path, columns: Sequence[str], *, optional: Sequence[str] = ()) -> pl.DataFrame:
-    """Load ``columns`` (all required) and the present ones of ``optional`` as text, plus ``_row``.
+class LogSource:
+    """One routing-log file: its format, columns, and lazy scans of chosen columns as text."""
 
-    Raises ``DataError`` (exit 2) for a missing, empty or unreadable file, missing columns,
-    nested values (lists, objects) in a column, or a log without rows. Numbers in JSONL and
-    Parquet logs are turned into their text form, so every column is parsed the same way.
-    """
-    source = _checked_path(path)
-    fmt = log_format(source)
-    present = log_columns(source)
-    missing = [c for c in columns if c not in present]
-    if missing:
-        raise DataError(f"{source}: missing column(s) {', '.join(missing)}; a routing log needs "
-                        f"{', '.join(columns)} (found: {', '.join(present[:20]) or 'none'})")
-    wanted = list(dict.fromkeys([*columns, *(c for c in optional if c in present)]))
-    lazy = _scan(source, fmt).select(wanted)
-    try:
-        schema = lazy.collect_schema()
-        nested = [(c, t) for c, t in schema.items() if isinstance(t, pl.List | pl.Array | pl.Struct)
-                  and c != "performance"]
-        if nested:
-            col, dtype = nested[0]
-            raise DataError(f"{source}: column {col!r} holds {dtype} values; expected text or numbers")
-        casts = []
-        for col, dtype in schema.items():
-            if isinstance(dtype, pl.Struct):  # {"pass@1": 1.0} objects in a JSONL performance column
-                casts.append(pl.col(col).struct.json_encode())
+    def __init__(self, path: str | Path) -> None:
+        self.path = Path(path)
+        if not self.path.exists():
+            raise DataError(f"{self.path}: routing log not found")
+        if not self.path.is_file():
+            raise DataError(f"{self.path}: is not a file; give the routing log file (CSV, JSONL or Parquet)")
+        if self.path.stat().st_size == 0:
+            raise DataError(f"{self.path}: empty file; a routing log needs a header and rows")
+        self.format = log_format(self.path)
+        try:
+            self.schema = dict(self._scan().collect_schema())
+        except (pl.exceptions.PolarsError, OSError, ValueError) as exc:
+            raise DataError(f"{self.path}: cannot read as a {self.format} routing log ({_first_line(exc)})") from exc
+        self.columns = list(self.schema)
+
+    def _scan(self) -> pl.LazyFrame:
+        if self.format == "csv":
+            return pl.scan_csv(self.path, infer_schema=False, encoding="utf8", raise_if_empty=True)
+        if self.format == "jsonl":
+            return pl.scan_ndjson(self.path, infer_schema_length=None)
+        return pl.scan_parquet(self.path)
+
+    def require(self, columns: Sequence[str]) -> None:
+        """``DataError`` naming the missing ones when the log lacks any of ``columns``."""
+        missing = [c for c in columns if c not in self.schema]
+        if missing:
+            raise DataError(f"{self.path}: missing column(s) {', '.join(missing)}; this step needs "
+                            f"{', '.join(columns)} (found: {', '.join(self.columns[:20]) or 'none'})")
+
+    def _text(self, columns: Sequence[str]) -> list[pl.Expr]:
+        out = []
+        for col in columns:
+            dtype = self.schema[col]
+            if isinstance(dtype, pl.Struct) and col in ("performance", "llm_judge"):
+                out.append(pl.col(col).struct.json_encode())  # {"pass@1": 1.0} objects in JSONL
+            elif isinstance(dtype, pl.List | pl.Array | pl.Struct | pl.Object):
+                raise DataError(f"{self.path}: column {col!r} holds {dtype} values; expected text or numbers")
             elif not isinstance(dtype, _TEXT_TYPES):
-                casts.append(pl.col(col).cast(pl.String))
-        frame = lazy.with_columns(casts).collect(engine="streaming")
-    except pl.exceptions.PolarsError as exc:
-        raise DataError(f"{source}: cannot read as {fmt} ({_first_line(exc)})") from exc
-    # A blank line of a CSV comes back as a row of nulls; pandas (the reference) skips it.
-    frame = frame.filter(~pl.all_horizontal(pl.all().is_null()))
-    if frame.height == 0:
-        raise DataError(f"{source}: no rows; a routing log needs one row per (query, LLM, mode)")
-    return frame.with_row_index(ROW)
+                out.append(pl.col(col).cast(pl.String))
+            else:
+                out.append(pl.col(col))
+        return out
+
+    def _run(self, lazy: pl.LazyFrame) -> pl.DataFrame:
+        try:
+            return lazy.collect(engine="streaming")
+        except pl.exceptions.PolarsError as exc:
+            raise DataError(f"{self.path}: cannot read as {self.format} ({_first_line(exc)})") from exc
+
+    def collect(self, columns: Sequence[str], derived: Sequence[pl.Expr] = (),
+                drop: Sequence[str] = ()) -> pl.DataFrame:
+        """Every non-blank row: ``_raw``, ``columns`` as text, ``derived`` expressions, ``_row``.
+
+        ``drop`` names columns needed only by ``derived`` (e.g. the query text behind a hash),
+        so they are never held for the whole file.
+        """
+        self.require(columns)
+        lazy = self._scan().with_row_index(RAW).select(RAW, *self._text(columns))
+        # A blank CSV line comes back as a row of nulls; pandas (the reference) skips it.
+        lazy = lazy.filter(~pl.all_horizontal([pl.col(c).is_null() for c in columns]))
+        if derived:
+            lazy = lazy.with_columns(derived)
+        frame = self._run(lazy.drop(drop) if drop else lazy)
+        if frame.height == 0:
+            raise DataError(f"{self.path}: no rows; a routing log needs one row per (query, LLM, mode)")
+        return frame.with_row_index(ROW).select(pl.exclude(ROW), pl.col(ROW))
+
+    def fetch(self, raw: pl.Series, columns: Sequence[str]) -> pl.DataFrame:
+        """``columns`` of the rows whose ``_raw`` positions are in ``raw`` (file order)."""
+        self.require(columns)
+        wanted = raw.unique()
+        lazy = (self._scan().with_row_index(RAW).filter(pl.col(RAW).is_in(wanted.implode()))
+                .select(RAW, *self._text(columns)))
+        return self._run(lazy)
+
+
+def read_log(path: str | Path, columns: Sequence[str]) -> pl.DataFrame:
+    """All non-blank rows of ``columns`` (as text) plus ``_raw`` and ``_row``; ``DataError`` on bad input."""
+    return LogSource(path).collect(columns)

@@ -29,6 +29,8 @@ from .schema import BLOCK_ROWS, RANK_KEYS
 
 GROUP = "_group"
 POS = "_pos"
+KEY = "_key"
+HAS_RESPONSE = "_has_response"
 _NO_STOP = 1 << 40
 
 
@@ -46,28 +48,22 @@ class Selection:
 def group_keys(frame: pl.DataFrame, legacy_blocks: bool) -> tuple[pl.DataFrame, int]:
     """Add ``_group`` (queries numbered in order of first appearance); returns (frame, rows dropped).
 
-    Default: a query is its task, task id, ground truth and text with the reasoning cue and all
-    whitespace removed, so a direct row and its ``_think`` row fall in one group wherever they
-    are. ``legacy_blocks``: consecutive blocks of 40 rows, a trailing partial block dropped.
+    Default: rows sharing ``_key`` (``build.group_key_expr``: task, task id, ground truth and
+    query text without the reasoning cue) form one query, wherever they are. ``legacy_blocks``: consecutive blocks of 40 rows, a trailing partial block dropped.
     """
     if legacy_blocks:
         full = (frame.height // BLOCK_ROWS) * BLOCK_ROWS
         dropped = frame.height - full
         return frame.head(full).with_columns((pl.col(ROW) // BLOCK_ROWS).alias(GROUP)), dropped
-    parts = [pl.col(c).fill_null("") for c in ("task_name", "task_id", "ground_truth") if c in frame.columns]
-    text = (pl.col("query").fill_null("")
-            .str.replace_all(r"[Ll]et's think step by step\.?", "")
-            .str.replace_all(r"\s+", ""))
-    key = pl.concat_str([*parts, text], separator="\x1f").hash(seed=0)
-    keyed = frame.with_columns(key.alias("_key"))
-    keyed = keyed.with_columns(pl.col(ROW).min().over("_key").alias(GROUP)).drop("_key")
+    keyed = frame.with_columns(pl.col(ROW).min().over(KEY).alias(GROUP))
     return keyed, 0
 
 
 def select_rows(frame: pl.DataFrame, *, setting: str, k: int, small_models: frozenset[str] | None = None,
                 legacy_blocks: bool = False, drop_missing_responses: bool = True) -> Selection:
-    """Rank and walk ``frame`` (columns ``_row``, ``llm``, ``response``, parsed ``performance``,
-    ``output_tokens_num`` and, for judge/hybrid, ``llm_judge`` as Float64)."""
+    """Rank and walk ``frame`` (columns ``_row``, ``llm``, ``_has_response``, ``_key`` unless
+    ``legacy_blocks``, and as Float64 ``performance``, ``output_tokens_num`` and, for judge or
+    hybrid, ``llm_judge``)."""
     grouped, dropped_rows = group_keys(frame, legacy_blocks)
     groups = grouped.select(pl.col(GROUP).n_unique()).item() if grouped.height else 0
     skipped = 0
@@ -85,7 +81,7 @@ def select_rows(frame: pl.DataFrame, *, setting: str, k: int, small_models: froz
     stop = pl.when(pl.col("performance") == 0).then(pl.col(POS)).otherwise(_NO_STOP).min().over(GROUP)
     walked = pl.col(POS) < stop
     if drop_missing_responses:
-        has_response = pl.col("response").is_not_null() & (pl.col("response") != "")
+        has_response = pl.col(HAS_RESPONSE)
         eligible = walked & has_response
     else:
         has_response = pl.lit(True)
