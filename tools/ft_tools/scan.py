@@ -11,8 +11,10 @@ For each ``import x`` / ``from x import y`` (absolute) in ``packages/<dist>/src/
 
 Exempt: imports under ``if TYPE_CHECKING:`` (not executed) and imports inside a ``try`` whose
 handler catches ``ImportError``/``ModuleNotFoundError`` (optional by construction, e.g. the
-umbrella's ``ft env`` probing for vllm). ft-testing may also import higher libraries lazily
-inside a function (a fixture), as docs/architecture.md decides.
+umbrella's ``ft env`` probing for vllm). ft-testing may also import lazily, inside a function (a
+fixture), a higher library or that library's dependencies: docs/architecture.md keeps its declared
+dependencies to core and models, and such a fixture only runs in the environment of the library
+it serves.
 
 Example:
     >>> for p in scan_workspace(ws): print(p)
@@ -31,8 +33,8 @@ from pathlib import Path
 from .rules import ALLOWED_EDGES, allowed
 from .workspace import Member, Workspace, normalize
 
-# Members whose function-level imports of other members are fixtures' lazy imports.
-LAZY_INTERNAL_OK = {"ft-testing"}
+# Members whose function-level imports are fixtures' lazy imports (see the module docstring).
+LAZY_IMPORTS_OK = {"ft-testing"}
 # Import names whose distribution has another name, for packages that may not be installed in
 # the scanning environment (an extra that is not synced, e.g. GPU-only ones).
 KNOWN_ALIASES = {
@@ -149,8 +151,10 @@ def scan_member(ws: Workspace, m: Member, table: dict[str, frozenset[str]] | Non
         for imp in found:
             if imp.type_checking or imp.module == m.module or imp.module in stdlib or imp.guarded:
                 continue
+            if imp.lazy and m.name in LAZY_IMPORTS_OK:
+                continue
             if imp.module in internal:
-                if internal[imp.module] in declared or (imp.lazy and m.name in LAZY_INTERNAL_OK):
+                if internal[imp.module] in declared:
                     continue
             elif distributions_for(imp.module) & declared:
                 continue

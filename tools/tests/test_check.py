@@ -83,3 +83,17 @@ def test_imports_of_records_context(tmp_path):
     f = write(tmp_path / "m.py", "import a.b\nfrom c import d\nfrom . import e\n\ndef g():\n    import h\n")
     found = [(i.module, i.line, i.lazy) for i in imports_of(f)]
     assert found == [("a", 1, False), ("c", 2, False), ("h", 6, True)]
+
+
+def test_ft_testing_may_import_lazily_for_higher_libraries(fake_ws):
+    write_member(fake_ws, "ft-testing", ["ft-core>=0.1,<0.2"], "import ft_core\n")
+    write(fake_ws / "packages/ft-testing/src/ft_testing/routing.py", """\
+        def parquet_logs():
+            import ft_data
+            import polars
+            return ft_data, polars
+        """)
+    assert scan_workspace(load_workspace(fake_ws)) == []
+    write(fake_ws / "packages/ft-testing/src/ft_testing/eager.py", "import polars\n")
+    problems = scan_workspace(load_workspace(fake_ws))
+    assert len(problems) == 1 and "ft-testing imports polars" in problems[0]
