@@ -16,6 +16,10 @@ from typing import TYPE_CHECKING, Any
 
 __version__ = "0.1.0"
 
+# Eager on purpose: the function ``progress`` shares its name with the submodule, and a lazy first
+# import of the submodule would bind the module over the function on the package.
+from .progress import get_logger, is_interactive, progress
+
 _EXPORTS: dict[str, str] = {
     **dict.fromkeys(["atomic_output_dir", "atomic_write_bytes", "atomic_write_json", "atomic_write_text",
                      "check_output_dir"], "atomic"),
@@ -25,7 +29,6 @@ _EXPORTS: dict[str, str] = {
     **dict.fromkeys(["EXIT_BAD_INPUT", "EXIT_FAILURE", "EXIT_OK", "BadInputError", "ConfigError", "DataError",
                      "FtError", "OutputExistsError", "UnsupportedError"], "errors"),
     "ft_home": "paths",
-    **dict.fromkeys(["get_logger", "is_interactive", "progress"], "progress"),
     **dict.fromkeys(["RunRecorder", "library_versions", "package_version", "write_run_json"], "runinfo"),
     **dict.fromkeys(["DTYPE_BYTES", "INDEX_NAME", "Checkpoint", "SafetensorsHeader", "TensorInfo", "parse_size",
                      "plan_shards", "read_checkpoint", "read_header", "shard_file_names", "write_index"],
@@ -90,7 +93,6 @@ if TYPE_CHECKING:  # static analysers and IDEs see the eager imports
         UnsupportedError,
     )
     from .paths import ft_home
-    from .progress import get_logger, is_interactive, progress
     from .runinfo import RunRecorder, library_versions, package_version, write_run_json
     from .safetensors_index import (
         DTYPE_BYTES,
