@@ -16,7 +16,7 @@ from .formatter import EmptyFormatter, Formatter, FunctionFormatter, StringForma
 from .slots import EOS
 from .template import Template
 
-__all__ = ["ALIASES", "TEMPLATES", "get_template", "register_template"]
+__all__ = ["ALIASES", "TEMPLATES", "build_template", "get_template", "register_template"]
 
 TEMPLATES: dict[str, Template] = {}
 # Other names users type for a registered template (resolved by ``get_template``).
@@ -32,7 +32,15 @@ def _fmt(value: Slots | Formatter | None, cls: type[Formatter]) -> Formatter | N
     return cls(value)
 
 
-def register_template(
+def register_template(name: str, *, overwrite: bool = False, **options: Any) -> Template:
+    """Build a Template (see ``build_template`` for the options) and add it to ``TEMPLATES``."""
+    if name in TEMPLATES and not overwrite:
+        raise ValueError(f"template {name!r} is already registered")
+    TEMPLATES[name] = template = build_template(name, **options)
+    return template
+
+
+def build_template(
     name: str,
     *,
     format_user: Slots | Formatter | None = None,
@@ -54,16 +62,13 @@ def register_template(
     enable_thinking: bool | None = True,
     empty_thought: str | None = None,
     family: str = "",
-    overwrite: bool = False,
 ) -> Template:
-    """Build a Template from slot lists and add it to ``TEMPLATES``; returns it.
+    """A Template from slot lists (not registered).
 
     Defaults follow LLaMA-Factory: user/system ``{{content}}``; assistant ``{{content}}`` + EOS
     (no EOS with ``efficient_eos``); function = the assistant slots with ``tool_format``;
     observation = the user formatter; no prefix.
     """
-    if name in TEMPLATES and not overwrite:
-        raise ValueError(f"template {name!r} is already registered")
     eos_slots = ["{{content}}"] if efficient_eos else ["{{content}}", EOS]
     user = _fmt(format_user, StringFormatter) or StringFormatter(["{{content}}"])
     assistant = _fmt(format_assistant, StringFormatter) or StringFormatter(eos_slots)
@@ -93,7 +98,6 @@ def register_template(
         empty_thought=empty_thought,
         family=family,
     )
-    TEMPLATES[name] = template
     return template
 
 
