@@ -12,7 +12,8 @@ own session (the whole process group is killed at the end, so forked children di
   subprocess, os.system), ctypes, signals to other processes, and writes, renames or deletions
   outside the throwaway directory.
 
-A crash, a timeout or any exception is a failure (``passed=False``) with a status saying which.
+A crash, a timeout, any exception or an early exit (even with status 0) is a failure
+(``passed=False``) with a status saying which.
 
 Example:
     >>> run_untrusted("assert 1 + 1 == 2").passed
@@ -25,6 +26,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import secrets
 import shutil
 import signal
 import subprocess
@@ -37,6 +39,8 @@ _GUARD = r'''
 import os, resource, sys
 _ROOT = os.path.realpath(os.getcwd())
 _mem, _cpu, _fsize = (int(x) for x in sys.argv[1:4])
+_nonce = sys.argv[4]
+sys.argv[:] = ["program.py"]
 for _limit, _value in ((resource.RLIMIT_AS, _mem), (resource.RLIMIT_CPU, _cpu), (resource.RLIMIT_FSIZE, _fsize),
                        (resource.RLIMIT_CORE, 0), (resource.RLIMIT_NPROC, 64)):
     try:
@@ -84,6 +88,9 @@ with open("program.py", encoding="utf-8") as _fh:
 _code = compile(_source, "program.py", "exec")
 sys.addaudithook(_hook)
 exec(_code, {"__name__": "__main__", "__builtins__": __builtins__})
+# Reached only when the whole program ran: an early exit (os._exit(0), SystemExit) is no pass.
+with open("status", "w") as _fh:
+    _fh.write(_nonce)
 '''
 
 
@@ -118,7 +125,9 @@ def run_untrusted(program: str, timeout: float = 3.0, limits: SandboxLimits | No
     try:
         (workdir / "program.py").write_text(program, encoding="utf-8")
         cpu = int(limits.timeout) + 2
-        args = [sys.executable, "-I", "-c", _GUARD, str(limits.memory_mb << 20), str(cpu), str(limits.file_mb << 20)]
+        nonce = secrets.token_hex(16)
+        args = [sys.executable, "-I", "-c", _GUARD, str(limits.memory_mb << 20), str(cpu), str(limits.file_mb << 20),
+                nonce]
         env = {"PATH": "/usr/bin:/bin", "HOME": str(workdir), "TMPDIR": str(workdir), "LANG": "C.UTF-8",
                "PYTHONDONTWRITEBYTECODE": "1", "PYTHONHASHSEED": "0"}
         with open(workdir / "stderr.txt", "wb") as err:
@@ -133,8 +142,12 @@ def run_untrusted(program: str, timeout: float = 3.0, limits: SandboxLimits | No
             finally:
                 _kill_group(proc)  # children left behind (forks) die with the group
         detail = (workdir / "stderr.txt").read_bytes()[-600:].decode("utf-8", "replace").strip()
-        if code == 0:
+        status_file = workdir / "status"
+        finished = status_file.is_file() and status_file.read_text(errors="replace") == nonce
+        if code == 0 and finished:
             return RunResult(True, "passed", 0)
+        if code == 0:
+            return RunResult(False, "failed", 0, "exited before the tests finished")
         status = "crashed" if code < 0 else "failed"
         return RunResult(False, status, code, detail.splitlines()[-1] if detail else f"exit code {code}")
     finally:

