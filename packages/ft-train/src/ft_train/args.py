@@ -117,7 +117,6 @@ class StageArgs(_Section):
     disable_shuffling: bool = False
     early_stopping_steps: int | None = None
     include_effective_tokens_per_second: bool = False
-    pure_bf16: bool = False
 
 
 def comma_list(value: Any) -> Any:

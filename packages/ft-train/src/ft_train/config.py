@@ -21,10 +21,11 @@ from typing import Any
 import pydantic
 
 from ft_core import ConfigError, load_config, parse_overrides, read_config_file
-from ft_data.args import DataArgs
+from ft_data import DataArgs
+from ft_models import FinetuningArgs, ModelArgs
 
 from .args import GeneratingArgs, StageArgs, TrainingArgs
-from .sections import ExportArgs, FinetuningArgs, ModelArgs
+from .sections import ExportArgs
 
 # LLaMA-Factory keys ft does not implement: named as such instead of "unknown key".
 NOT_IMPLEMENTED = {

@@ -84,8 +84,10 @@ def merged_model(cfg: Any, tokenizer: Any) -> Any:
 
     model = ft_models.load_model(cfg.model_name_or_path, dtype="auto", revision=cfg.model_revision,
                                  cache_dir=cfg.cache_dir, trust_remote_code=cfg.trust_remote_code)
+    if model.get_input_embeddings().weight.shape[0] < len(tokenizer):
+        ft_models.resize_embeddings(model, tokenizer)
     for adapter in cfg.adapter_name_or_path or []:
-        model = ft_models.merge_lora(model, adapter)
+        model = ft_models.merge_lora_into(model, adapter)
     return model.eval()
 
 

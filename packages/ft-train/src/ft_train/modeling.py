@@ -1,8 +1,8 @@
-"""Model, tokenizer and template for a run, from the config (delegates to ft-models and ft-templates).
+"""Model, tokenizer and template for a run, from the flat config (delegates to ft-models, ft-templates).
 
 Example:
     >>> tokenizer, template = load_tokenizer_and_template(cfg)
-    >>> model = load_trainable_model(cfg, tokenizer)
+    >>> model = load_trainable_model(cfg, is_trainable=True)
 """
 
 from __future__ import annotations
@@ -15,19 +15,42 @@ from ft_core import ConfigError, get_logger
 log = get_logger("ft.train")
 
 
-def _attn(cfg: Any) -> str | None:
-    return None if cfg.flash_attn == "auto" else cfg.flash_attn
+def model_args(cfg: Any, is_trainable: bool = True) -> Any:
+    """The ``ft_models.ModelArgs`` part of a run config, with the values ft-train derives.
+
+    ``compute_dtype`` follows ``bf16``/``fp16``/``pure_bf16`` and ``model_max_length`` is
+    ``cutoff_len``, as in LLaMA-Factory. On CPU, gradient checkpointing is off unless the config
+    sets ``disable_gradient_checkpointing: false`` explicitly: it costs about a third of the step
+    time to save memory that machines training on CPU have (GPUs keep LLaMA-Factory's default).
+    """
+    import torch
+
+    values = {k: getattr(cfg, k) for k in ft_models.ModelArgs.model_fields if hasattr(cfg, k)}
+    if getattr(cfg, "pure_bf16", False) or getattr(cfg, "bf16", False):
+        values["compute_dtype"] = "bfloat16"
+    elif getattr(cfg, "fp16", False):
+        values["compute_dtype"] = "float16"
+    elif not torch.cuda.is_available() and values.get("infer_dtype", "auto") == "auto":
+        values["compute_dtype"] = "float32"
+    if getattr(cfg, "cutoff_len", None):
+        values["model_max_length"] = cfg.cutoff_len
+    explicit = "disable_gradient_checkpointing" in cfg.model_fields_set
+    if is_trainable and not torch.cuda.is_available() and not explicit:
+        values["disable_gradient_checkpointing"] = True
+    return ft_models.ModelArgs(**values)
+
+
+def finetuning_args(cfg: Any) -> Any:
+    """The ``ft_models.FinetuningArgs`` part of a run config."""
+    return ft_models.FinetuningArgs(**{k: getattr(cfg, k) for k in ft_models.FinetuningArgs.model_fields
+                                       if hasattr(cfg, k)})
 
 
 def load_tokenizer_and_template(cfg: Any) -> tuple[Any, Any]:
-    """The tokenizer (right padding, pad token set) and the chat template fixed up for it."""
+    """The tokenizer (right padding, pad token set) and the chat template, the tokenizer fixed up for it."""
     import ft_templates
 
-    tokenizer = ft_models.load_tokenizer(
-        cfg.model_name_or_path, revision=cfg.model_revision, cache_dir=cfg.cache_dir,
-        trust_remote_code=cfg.trust_remote_code, use_fast=cfg.use_fast_tokenizer,
-        split_special_tokens=cfg.split_special_tokens, add_tokens=cfg.add_tokens,
-        add_special_tokens=cfg.add_special_tokens)
+    tokenizer = ft_models.tokenizer_from_args(model_args(cfg, is_trainable=False))
     thinking = {True: None, False: "off", None: None}.get(getattr(cfg, "enable_thinking", None))
     try:
         template = ft_templates.prepare_template(
@@ -45,23 +68,8 @@ def load_tokenizer_and_template(cfg: Any) -> tuple[Any, Any]:
     return tokenizer, template
 
 
-def load_trainable_model(cfg: Any, tokenizer: Any, *, is_trainable: bool = True) -> Any:
-    """The model with its adapter (LoRA/freeze/full) set up for training."""
-    import torch
-
-    on_cuda = torch.cuda.is_available()
-    # On CPU gradient checkpointing costs ~30% of the step time to save memory that CPU machines
-    # have; it stays on for GPUs (LLaMA-Factory's default) unless disabled in the config.
-    checkpointing = is_trainable and on_cuda and not cfg.disable_gradient_checkpointing
-    dtype = "float32" if not on_cuda and cfg.infer_dtype == "auto" else cfg.infer_dtype
-    if getattr(cfg, "bf16", False) or getattr(cfg, "pure_bf16", False):
-        dtype = "bfloat16" if cfg.pure_bf16 else dtype
-    model = ft_models.load_model(
-        cfg.model_name_or_path, dtype=dtype, attn_implementation=_attn(cfg), revision=cfg.model_revision,
-        cache_dir=cfg.cache_dir, trust_remote_code=cfg.trust_remote_code, rope_scaling=cfg.rope_scaling,
-        model_max_length=getattr(cfg, "cutoff_len", None), use_cache=not is_trainable,
-        gradient_checkpointing=checkpointing, use_reentrant_gc=cfg.use_reentrant_gc,
-        enable_liger_kernel=cfg.enable_liger_kernel, train_from_scratch=cfg.train_from_scratch)
-    if cfg.resize_vocab or cfg.add_tokens or cfg.add_special_tokens:
-        ft_models.resize_embeddings(model, tokenizer)
-    return ft_models.apply_adapter(model, cfg, is_trainable=is_trainable)
+def load_trainable_model(cfg: Any, *, is_trainable: bool = True) -> Any:
+    """The model with its adapter (LoRA/freeze/full) set up for training, or merged for inference."""
+    model, _ = ft_models.load_model_and_tokenizer(model_args(cfg, is_trainable), finetuning_args(cfg),
+                                                  is_trainable=is_trainable)
+    return model

@@ -73,7 +73,7 @@ def run_train(cfg: TrainConfig, runtime: Runtime | None = None) -> dict[str, Any
     tokenizer, template = load_tokenizer_and_template(cfg)
     data = load_data(cfg, stage.data_stage, template, tokenizer)
     set_seed(cfg.seed)  # adapter initialisation does not depend on how much data loading consumed
-    model = load_trainable_model(cfg, tokenizer, is_trainable=cfg.do_train)
+    model = load_trainable_model(cfg, is_trainable=cfg.do_train)
     args = build_training_arguments(cfg.model_dump())
     compute_metrics = preprocess = None
     if cfg.compute_accuracy:
