@@ -124,7 +124,7 @@ def test_output_not_empty_needs_overwrite(tmp_path, capsys):
     out.mkdir()
     (out / "keep.txt").write_text("mine")
     code, _, err = run_cli(["merge", "-i", str(src), "-o", str(out)], capsys)
-    assert code == 2 and "output directory is not empty" in err
+    assert code == 2 and "output directory is not empty; choose another path or pass --overwrite" in err
     assert [p.name for p in out.iterdir()] == ["keep.txt"]
     assert run_cli(["merge", "-i", str(src), "-o", str(out), "--overwrite"], capsys)[0] == 0
     assert (out / "model.safetensors").is_file() and not (out / "keep.txt").exists()
@@ -163,3 +163,15 @@ def test_fp8_kept_byte_for_byte_and_never_cast_silently(tmp_path, capsys):
     assert {t.dtype for t in read_checkpoint(back).tensors.values()} == {"F8_E4M3"}
     index = json.loads((back / "model.safetensors.index.json").read_text())
     assert index["metadata"]["total_size"] == read_checkpoint(src).total_size
+
+
+def test_shards_without_index_are_read_by_glob_but_duplicates_refused(tmp_path, capsys):
+    src = write_synthetic_moe(tmp_path / "in")
+    (src / "model.safetensors.index.json").unlink()
+    result = merge(src, tmp_path / "m")
+    from ft_moe_convert import verify
+
+    assert verify(src, result.output).identical
+    shards = sorted(src.glob("*.safetensors"))
+    (src / "zz-copy.safetensors").write_bytes(shards[1].read_bytes())
+    assert_refused(src, tmp_path, capsys, "is in both")

@@ -17,7 +17,15 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ft_core import BadInputError, atomic_output_dir, check_output_dir, get_logger, parse_size, write_index
+from ft_core import (
+    BadInputError,
+    OutputExistsError,
+    atomic_output_dir,
+    check_output_dir,
+    get_logger,
+    parse_size,
+    write_index,
+)
 
 from .assets import copy_assets, list_assets
 from .layouts import (
@@ -107,7 +115,11 @@ def convert(input_path: str | Path, output_path: str | Path, *, mode: str = "mer
     src, out = Path(input_path), Path(output_path)
     if out.resolve() == src.resolve():
         raise BadInputError(f"{out}: the output directory must differ from the input directory")
-    check_output_dir(out, overwrite)
+    try:
+        check_output_dir(out, overwrite)
+    except OutputExistsError:
+        raise OutputExistsError(f"{out}: output directory is not empty; choose another path or pass --overwrite") \
+            from None
     try:
         max_bytes = parse_size(max_shard_size)
     except ValueError as exc:

@@ -13,11 +13,21 @@ Example:
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ft_core import BadInputError, Checkpoint, DataError, TensorInfo, get_logger, read_checkpoint
+from ft_core import (
+    INDEX_NAME,
+    BadInputError,
+    Checkpoint,
+    DataError,
+    TensorInfo,
+    get_logger,
+    read_checkpoint,
+    read_header,
+)
 
 from .layouts import DOWN, GATE, GATE_UP, LAYOUTS, UP, ExpertKey, Layout, get_layout
 
@@ -135,7 +145,7 @@ def scan_checkpoint(path: str | Path, candidates: Sequence[str | Layout]) -> Sca
     root = Path(path)
     if not root.is_dir():
         raise BadInputError(f"{root}: input checkpoint directory not found")
-    ckpt = read_checkpoint(root, strict_index=False)
+    ckpt = read_input_checkpoint(root)
     if ckpt.index_path is not None:
         named = {f.name for f in ckpt.files}
         for stray in sorted(p.name for p in root.glob("*.safetensors") if p.name not in named):
@@ -155,11 +165,35 @@ def scan_checkpoint(path: str | Path, candidates: Sequence[str | Layout]) -> Sca
             raise BadInputError(f"{root}: {name!r} and {slot[key.expert].name!r} both decode to layer "
                                 f"{key.layer} {key.proj} expert {key.expert}; fix --key-in")
         slot[key.expert] = ckpt.tensors[name]
+    leftovers = [n for n in order if n not in matched and _PER_EXPERT.search(n)]
+    if leftovers:
+        log.warning("%s: %d per-expert tensor(s) not matched by the %s pattern pass through unchanged, e.g. %r",
+                    root, len(leftovers), layout.name, leftovers[0])
     config = read_config(root)
     validate = _validate_separate if layout.kind == "separate" else _validate_stacked
     num_experts = validate(root, layout, groups)
     _check_config(root, config, num_experts, sorted({layer for _, layer in groups}))
     return Scan(ckpt, layout, order, matched, groups, num_experts, config)
+
+
+_PER_EXPERT = re.compile(r"\.experts\.\d+\.")
+
+
+def read_input_checkpoint(root: Path) -> Checkpoint:
+    """The checkpoint's headers; several shards without an index are read by glob, with a warning."""
+    files = sorted(root.glob("*.safetensors"))
+    if (root / INDEX_NAME).is_file() or len(files) <= 1:
+        return read_checkpoint(root, strict_index=False)
+    log.warning("%s: %d shards but no %s; reading every *.safetensors file (stray files would be included)",
+                root, len(files), INDEX_NAME)
+    tensors: dict[str, TensorInfo] = {}
+    for f in files:
+        for name, info in read_header(f).tensors.items():
+            if name in tensors:
+                raise DataError(f"{root}: tensor {name!r} is in both {tensors[name].file.name} and {f.name}; "
+                                f"remove the stale shard or add {INDEX_NAME}")
+            tensors[name] = info
+    return Checkpoint(root, files, tensors)
 
 
 def _check_projs(root: Path, layout: Layout, group: ExpertGroup) -> None:

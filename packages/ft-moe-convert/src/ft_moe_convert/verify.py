@@ -22,7 +22,7 @@ from ft_core import FtError, read_checkpoint
 
 from .layouts import LAYOUTS
 from .plan import Piece, expert_blocks
-from .scan import scan_checkpoint
+from .scan import read_input_checkpoint, scan_checkpoint
 from .write import ByteCopier
 
 MAX_LISTED = 10
@@ -61,7 +61,7 @@ class VerifyResult:
 def logical_tensors(path: str | Path) -> tuple[str, dict[str, LogicalTensor]]:
     """The layout name and the logical tensors of the checkpoint at ``path`` (headers only)."""
     root = Path(path)
-    ckpt = read_checkpoint(root, strict_index=False) if root.is_dir() else read_checkpoint(root)
+    ckpt = read_input_checkpoint(root) if root.is_dir() else read_checkpoint(root)
     names = list(ckpt.tensors)
     if not any(lay.match(n) for lay in LAYOUTS.values() for n in names):
         return "no experts", {n: LogicalTensor(t.dtype, t.shape, Piece(t.file, t.start, t.nbytes))

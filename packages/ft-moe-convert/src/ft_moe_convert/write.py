@@ -1,26 +1,33 @@
 """Write planned shards by copying byte ranges: in the kernel when possible, in constant memory always.
 
-``copy_file_range`` copies inside the kernel (no user-space buffer, and on filesystems that
-support it without reading the data at all); ``sendfile`` is the next best; a buffered
-``pread``/``write`` loop with one fixed 4 MiB buffer is the fallback. The first method that
-works is kept for the rest of the run. ``FT_MOE_COPY=buffered`` (or ``sendfile``) forces a method.
+Every output byte has a planned place, so the copies are done in **input order** (each input
+shard read front to back, as ``cp`` reads it) and each range lands at its offset in its output
+shard; output shards are created at their final size first. Ranges contiguous on both sides
+are coalesced into one copy. ``copy_file_range`` copies inside the kernel (no user-space
+buffer); ``sendfile`` is the next best; a ``pread``/``pwrite`` loop with one fixed 4 MiB buffer
+is the fallback. The first method that works is kept for the rest of the run;
+``FT_MOE_COPY=buffered`` (or ``sendfile``) forces one.
 
-Only a ``--dtype`` cast goes through user space (numpy, imported only then), chunk by chunk.
+Only a ``--dtype`` cast goes through user space (numpy, imported only then), chunk by chunk,
+in output order.
 
 Example:
-    >>> write_shards(plan, tmp_dir)  # -> [Path('tmp_dir/model-00001-of-00002.safetensors'), ...]
+    >>> files, method = write_shards(plan, tmp_dir)
+    >>> method
+    'copy_file_range'
 """
 
 from __future__ import annotations
 
 import errno
 import os
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 from ft_core import FtError, progress
 
-from .plan import OutTensor, Piece, Plan
+from .plan import Piece, Plan
 
 CHUNK = 4 * 1024 * 1024  # bytes per buffered read; a multiple of every dtype width
 METHODS = ("copy_file_range", "sendfile", "buffered")
@@ -29,22 +36,38 @@ _UNSUPPORTED = {errno.EXDEV, errno.ENOSYS, errno.EOPNOTSUPP, errno.EINVAL, errno
                 errno.ETXTBSY, errno.EPERM}
 
 
+@dataclass
+class CopyJob:
+    """Copy ``length`` bytes from ``src`` at ``src_offset`` to output ``dst`` (fd) at ``dst_offset``."""
+
+    src: Path
+    src_offset: int
+    length: int
+    dst: int
+    dst_offset: int
+
+
 class ByteCopier:
-    """Copies byte ranges from input files to the current position of an output file descriptor."""
+    """Copies byte ranges between files by absolute offsets, with the best method the system allows."""
 
     def __init__(self, method: str | None = None) -> None:
         method = method or os.environ.get("FT_MOE_COPY") or None
         if method is not None and method not in METHODS:
-            raise FtError(f"FT_MOE_COPY={method!r}: expected one of {', '.join(METHODS)}")
-        available = [m for m in METHODS if m == "buffered" or hasattr(os, m)]
-        self.methods = [method] if method else available
+            raise FtError(f"copy method {method!r}: expected one of {', '.join(METHODS)}")
+        self.methods = [method] if method else [m for m in METHODS if m == "buffered" or hasattr(os, m)]
         self._fds: dict[Path, int] = {}
-        self._buffer: bytearray | None = None
+        self._buffer: memoryview | None = None
         self.copied = 0
 
     @property
     def method(self) -> str:
         return self.methods[0]
+
+    @property
+    def buffer(self) -> memoryview:
+        if self._buffer is None:
+            self._buffer = memoryview(bytearray(CHUNK))
+        return self._buffer
 
     def fd(self, path: Path) -> int:
         if path not in self._fds:
@@ -56,115 +79,114 @@ class ByteCopier:
             os.close(fd)
         self._fds.clear()
 
-    def copy(self, piece: Piece, out_fd: int) -> None:
-        """Append ``piece``'s bytes at ``out_fd``'s position."""
+    def copy(self, job: CopyJob) -> None:
+        """Run one job, falling back to the next method when the current one is unsupported here."""
         while True:
             try:
-                self._copy(self.method, self.fd(piece.file), piece.start, piece.length, out_fd)
+                self._copy(self.method, self.fd(job.src), job)
                 break
             except OSError as exc:
                 if exc.errno not in _UNSUPPORTED or len(self.methods) == 1:
                     raise
-                self.methods.pop(0)  # _copy undid its partial output; try the next method
-        self.copied += piece.length
+                self.methods.pop(0)  # offsets are absolute: the next method simply redoes the range
+        self.copied += job.length
 
-    def _copy(self, method: str, src: int, offset: int, length: int, dst: int) -> None:
-        start = os.lseek(dst, 0, os.SEEK_CUR)
+    def _copy(self, method: str, src: int, job: CopyJob) -> None:
         done = 0
-        try:
-            while done < length:
-                if method == "copy_file_range":
-                    n = os.copy_file_range(src, dst, length - done, offset + done)
-                elif method == "sendfile":
-                    n = os.sendfile(dst, src, offset + done, length - done)
-                else:
-                    n = self._buffered(src, offset + done, length - done, dst)
-                if n == 0:
-                    raise FtError(f"{self._name(src)}: unexpected end of file at byte {offset + done} "
-                                  "(was the input changed while converting?)")
-                done += n
-        except OSError:
-            os.lseek(dst, start, os.SEEK_SET)
-            os.ftruncate(dst, start)
-            raise
-
-    def _buffered(self, src: int, offset: int, length: int, dst: int) -> int:
-        if self._buffer is None:
-            self._buffer = bytearray(CHUNK)
-        view = memoryview(self._buffer)[: min(length, CHUNK)]
-        n = os.preadv(src, [view], offset)
-        written = 0
-        while written < n:
-            written += os.write(dst, view[written:n])
-        return n
+        while done < job.length:
+            todo, s_off, d_off = job.length - done, job.src_offset + done, job.dst_offset + done
+            if method == "copy_file_range":
+                n = os.copy_file_range(src, job.dst, todo, s_off, d_off)
+            elif method == "sendfile":
+                os.lseek(job.dst, d_off, os.SEEK_SET)
+                n = os.sendfile(job.dst, src, s_off, todo)
+            else:
+                view = self.buffer[: min(todo, CHUNK)]
+                n = os.preadv(src, [view], s_off)
+                if n:
+                    _pwrite_all(job.dst, view[:n], d_off)
+            if n == 0:
+                raise FtError(f"{job.src}: unexpected end of file at byte {s_off} (was it changed while converting?)")
+            done += n
 
     def read_chunks(self, piece: Piece) -> Iterator[memoryview]:
         """``piece``'s bytes in chunks of at most ``CHUNK`` (one reused buffer; consume before the next)."""
-        if self._buffer is None:
-            self._buffer = bytearray(CHUNK)
-        view = memoryview(self._buffer)
         src, done = self.fd(piece.file), 0
         while done < piece.length:
-            n = os.preadv(src, [view[: min(piece.length - done, CHUNK)]], piece.start + done)
+            view = self.buffer[: min(piece.length - done, CHUNK)]
+            n = os.preadv(src, [view], piece.start + done)
             if n == 0:
                 raise FtError(f"{piece.file}: unexpected end of file at byte {piece.start + done}")
             yield view[:n]
             done += n
 
-    def _name(self, fd: int) -> str:
-        return next((str(p) for p, f in self._fds.items() if f == fd), f"fd {fd}")
+
+def _pwrite_all(fd: int, data: memoryview, offset: int) -> None:
+    while data:
+        n = os.pwrite(fd, data, offset)
+        data, offset = data[n:], offset + n
 
 
-def _write_all(fd: int, data: bytes | memoryview) -> None:
-    view = memoryview(data)
-    while view:
-        view = view[os.write(fd, view):]
+def copy_jobs(plan: Plan, fds: list[int]) -> list[CopyJob]:
+    """Every byte range of ``plan`` with its output place, sorted in input order and coalesced."""
+    jobs: list[CopyJob] = []
+    for shard, fd in zip(plan.shards, fds):
+        offset = len(shard.header)
+        for tensor in shard.tensors:
+            for piece in tensor.pieces:
+                jobs.append(CopyJob(piece.file, piece.start, piece.length, fd, offset))
+                offset += piece.length
+    jobs.sort(key=lambda j: (str(j.src), j.src_offset))
+    merged: list[CopyJob] = []
+    for job in jobs:
+        last = merged[-1] if merged else None
+        if (last is not None and last.src == job.src and last.dst == job.dst
+                and last.src_offset + last.length == job.src_offset and last.dst_offset + last.length == job.dst_offset):
+            last.length += job.length
+        else:
+            merged.append(job)
+    return merged
 
 
-def write_shards(plan: Plan, directory: Path, method: str | None = None,
-                 on_tensor: Callable[[OutTensor], None] | None = None) -> tuple[list[Path], str]:
+def write_shards(plan: Plan, directory: Path, method: str | None = None) -> tuple[list[Path], str]:
     """Write every shard of ``plan`` into ``directory``; returns the files written and the copy method used."""
     copier = ByteCopier(method)
-    caster = None
-    written: list[Path] = []
-    total = sum(len(s.tensors) for s in plan.shards)
-    items = ((shard, t) for shard in plan.shards for t in shard.tensors)
-    fds: dict[str, int] = {}
+    paths = [directory / s.name for s in plan.shards]
+    fds: list[int] = []
     try:
-        for shard, tensor in progress(items, total=total, description="copying tensors"):
-            if shard.name not in fds:
-                for fd in fds.values():
-                    os.close(fd)
-                fds.clear()
-                path = directory / shard.name
-                fds[shard.name] = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
-                _write_all(fds[shard.name], shard.header)
-                written.append(path)
-            out = fds[shard.name]
-            if tensor.dtype == tensor.src_dtype:
-                for piece in tensor.pieces:
-                    copier.copy(piece, out)
-            else:
-                if caster is None:
-                    from .cast import cast_bytes  # numpy only when a cast is asked for
-
-                    caster = cast_bytes
-                for piece in tensor.pieces:
-                    for chunk in copier.read_chunks(piece):
-                        _write_all(out, caster(chunk, tensor.src_dtype, tensor.dtype))
-            if on_tensor is not None:
-                on_tensor(tensor)
-        # Empty shards (a checkpoint with no tensors) still need their header.
-        for shard in plan.shards:
-            if not shard.tensors:
-                path = directory / shard.name
-                path.write_bytes(shard.header)
-                written.append(path)
+        for path, shard in zip(paths, plan.shards):
+            fds.append(os.open(path, os.O_RDWR | os.O_CREAT | os.O_TRUNC, 0o644))
+            _pwrite_all(fds[-1], memoryview(shard.header), 0)
+        if plan.dtype is None:
+            for fd, shard in zip(fds, plan.shards):
+                os.ftruncate(fd, shard.nbytes)  # final size now; ranges are filled in input order
+            jobs = copy_jobs(plan, fds)
+            for job in progress(jobs, description="copying byte ranges"):
+                copier.copy(job)
+        else:
+            _write_cast(plan, fds, copier)
+        expected = sum(t.nbytes for t in plan.tensors)
+        if plan.dtype is None and copier.copied != expected:  # guards the planning arithmetic
+            raise FtError(f"copied {copier.copied} bytes but planned {expected}")
     finally:
-        for fd in fds.values():
+        for fd in fds:
             os.close(fd)
         copier.close()
-    for path, shard in zip(written, plan.shards):
-        if path.stat().st_size != shard.nbytes:  # cheap end-to-end check of the whole copy
+    for path, shard in zip(paths, plan.shards):
+        if path.stat().st_size != shard.nbytes:
             raise FtError(f"{path}: wrote {path.stat().st_size} bytes, planned {shard.nbytes}")
-    return written, copier.method
+    return paths, ("cast" if plan.dtype else copier.method)
+
+
+def _write_cast(plan: Plan, fds: list[int], copier: ByteCopier) -> None:
+    from .cast import cast_bytes  # numpy only when a cast is asked for
+
+    items = [(fd, t) for fd, shard in zip(fds, plan.shards) for t in shard.tensors]
+    offsets = {fd: len(shard.header) for fd, shard in zip(fds, plan.shards)}
+    for fd, tensor in progress(items, description="casting tensors"):
+        for piece in tensor.pieces:
+            for chunk in copier.read_chunks(piece):
+                data = memoryview(chunk if tensor.dtype == tensor.src_dtype
+                                  else cast_bytes(chunk, tensor.src_dtype, tensor.dtype))
+                _pwrite_all(fd, data, offsets[fd])
+                offsets[fd] += len(data)
