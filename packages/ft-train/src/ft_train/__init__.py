@@ -1,5 +1,25 @@
-"""ft-train: Training stages (pt, sft, ...), checkpoints and resume, export and evaluation for the ft toolkit."""
+"""ft-train: training stages (pt, sft) on the Hugging Face Trainer, configured by LLaMA-Factory YAML keys;
+checkpoints and resume, evaluation and generation metrics, loss plots, export of merged models,
+distributed launch through torchrun, and the quickstart.
+
+Example:
+    >>> from ft_train import load_train_config, run_train
+    >>> metrics = run_train(load_train_config("docs/examples/lora_sft.yaml", ["max_steps=10"]))
+"""
+
+from __future__ import annotations
 
 __version__ = "0.1.0"
 
-__all__ = ["__version__"]
+from .config import ExportConfig, TrainConfig, config_dict, load_export_config, load_train_config  # noqa: E402
+from .export import run_export  # noqa: E402
+from .metrics import text_scores  # noqa: E402
+from .stages import STAGES, Stage, get_stage, register_stage  # noqa: E402
+from .validation import Runtime, validate_export_args, validate_train_args  # noqa: E402
+from .workflow import check_train_config, run_train  # noqa: E402
+
+__all__ = [
+    "STAGES", "ExportConfig", "Runtime", "Stage", "TrainConfig", "__version__", "check_train_config", "config_dict",
+    "get_stage", "load_export_config", "load_train_config", "register_stage", "run_export", "run_train",
+    "text_scores", "validate_export_args", "validate_train_args",
+]

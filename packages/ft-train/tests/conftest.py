@@ -1,0 +1,70 @@
+"""Shared fixtures of ft-train's tests: a tiny dataset directory and tiny run configs."""
+
+from __future__ import annotations
+
+import json
+import random
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+
+def _rows() -> list[dict[str, str]]:
+    rng = random.Random(0)
+    rows = []
+    for _ in range(48):
+        a, b = rng.randint(0, 9), rng.randint(0, 9)
+        rows.append({"instruction": f"What is {a} plus {b}?", "input": "", "output": str(a + b)})
+    return rows
+
+
+@pytest.fixture(scope="session")
+def data_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """``add`` (48 alpaca rows), ``add_eval`` (8 rows) and ``text`` (pre-training text) datasets."""
+    root = tmp_path_factory.mktemp("data")
+    rows = _rows()
+    (root / "add.json").write_text(json.dumps(rows[:40]))
+    (root / "add_eval.json").write_text(json.dumps(rows[40:]))
+    texts = [{"text": f"Numbers {i} and {i + 1} follow each other. " * 4} for i in range(24)]
+    (root / "text.json").write_text(json.dumps(texts))
+    info = {"add": {"file_name": "add.json"}, "add_eval": {"file_name": "add_eval.json"},
+            "text": {"file_name": "text.json", "columns": {"prompt": "text"}}}
+    (root / "dataset_info.json").write_text(json.dumps(info))
+    return root
+
+
+@pytest.fixture
+def tiny_config(tiny_llama_path: Path, data_dir: Path, tmp_path: Path) -> dict[str, Any]:
+    """A LoRA SFT config on the tiny Llama that trains in seconds."""
+    return {
+        "model_name_or_path": str(tiny_llama_path), "stage": "sft", "do_train": True, "finetuning_type": "lora",
+        "lora_target": "all", "lora_rank": 8, "dataset": "add", "dataset_dir": str(data_dir),
+        "template": "smollm2", "cutoff_len": 64, "output_dir": str(tmp_path / "out"), "logging_steps": 1,
+        "save_strategy": "no", "per_device_train_batch_size": 4, "learning_rate": 5.0e-3, "max_steps": 8,
+        "lr_scheduler_type": "constant", "report_to": "none", "seed": 7, "overwrite_output_dir": True,
+        "disable_shuffling": False,
+    }
+
+
+class Helpers:
+    """Small helpers shared by the tests (a fixture, because test modules cannot import conftest)."""
+
+    @staticmethod
+    def write_yaml(path: Path, cfg: dict[str, Any]) -> Path:
+        """Write ``cfg`` as YAML at ``path``; returns the path."""
+        path.write_text(yaml.safe_dump(cfg, sort_keys=False))
+        return path
+
+    @staticmethod
+    def losses(output_dir: Path) -> list[float]:
+        """The logged training losses of a finished run (from trainer_state.json)."""
+        state = json.loads((Path(output_dir) / "trainer_state.json").read_text())
+        return [e["loss"] for e in state["log_history"] if "loss" in e]
+
+
+@pytest.fixture
+def helpers() -> type[Helpers]:
+    """:class:`Helpers`."""
+    return Helpers
