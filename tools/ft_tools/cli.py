@@ -1,4 +1,4 @@
-"""``ft-build``: the workspace's build tool (run it as ``uv run tools/ft-build <verb>``).
+"""ft-build, the build tool of the ft workspace: run it as `uv run tools/ft-build <verb>`.
 
 Verbs:
     graph                         print the library graph; fail on a cycle or a forbidden edge

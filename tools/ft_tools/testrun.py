@@ -22,6 +22,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 import subprocess
 import sys
 import time
@@ -66,13 +67,17 @@ def cache_key(ws: Workspace, lib: str, python: str | None) -> str:
     return h.hexdigest()
 
 
+def _tag(lib: str, python: str | None) -> str:
+    # --python may be a version ("3.12") or an interpreter path: keep one safe path component.
+    return f"{lib}-py{re.sub(r'[^A-Za-z0-9.]+', '_', python).strip('_')}" if python else lib
+
+
 def _marker(ws: Workspace, lib: str, python: str | None, key: str) -> Path:
-    tag = f"{lib}-py{python}" if python else lib
-    return ws.root / ".ft-cache" / "test" / tag / f"{key[:32]}.json"
+    return ws.root / ".ft-cache" / "test" / _tag(lib, python) / f"{key[:32]}.json"
 
 
 def env_dir(ws: Workspace, lib: str, python: str | None) -> Path:
-    return ws.root / ".venvs" / (f"{lib}-py{python}" if python else lib)
+    return ws.root / ".venvs" / _tag(lib, python)
 
 
 def isolated_command(ws: Workspace, lib: str, python: str | None, pytest_args: list[str]) -> list[str]:
