@@ -118,3 +118,20 @@ def test_create_new_adapter_merges_all_and_starts_fresh(tiny_llama_path, adapter
     lora_b = [p for n, p in model.named_parameters() if "lora_B" in n]
     assert lora_b and all(torch.count_nonzero(p) == 0 for p in lora_b)  # fresh LoRA: B starts at zero
     assert len(lora_b) == 14  # 7 linear layers x 2 decoder layers
+
+
+def test_pissa_convert_gives_a_lora_for_the_original_base(train, tiny_llama_path, tiny_batch, tmp_path):
+    from peft import PeftModel
+
+    from ft_models import save_adapter, save_pissa_init
+
+    model = apply_adapter(load_model(str(tiny_llama_path)),
+                          FinetuningArgs(pissa_init=True, pissa_iter=-1, lora_rank=4, lora_target="q_proj,v_proj"))
+    save_pissa_init(model, tmp_path / "pissa_init")
+    train(model, tiny_batch, steps=3)
+    save_adapter(model, tmp_path / "converted", pissa_init_dir=tmp_path / "pissa_init")
+    model.eval()
+    restored = PeftModel.from_pretrained(load_model(str(tiny_llama_path)), str(tmp_path / "converted")).eval()
+    assert restored.peft_config["default"].r == 8  # peft's conversion doubles the rank
+    with torch.no_grad():
+        assert torch.allclose(restored(**tiny_batch).logits, model(**tiny_batch).logits, atol=1e-4)

@@ -32,6 +32,7 @@ from .patches import (
 )
 from .quantization import bnb_config, is_quantized
 from .resolve import ALIASES, build_once, register_alias, resolve_model_path
+from .saving import save_adapter, save_pissa_init
 
 __all__ = [
     "ALIASES",
@@ -65,5 +66,7 @@ __all__ = [
     "resolve_attn_implementation",
     "resolve_dtype",
     "resolve_model_path",
+    "save_adapter",
+    "save_pissa_init",
     "tokenizer_from_args",
 ]
