@@ -1,5 +1,6 @@
-"""Tiny models for ft-merge tests: a 2-layer Llama with a small byte-level BPE tokenizer, and
-fine-tunes of it made by a few optimizer steps on two different text sets."""
+"""Tiny models for ft-merge tests: ft-testing's tiny Llama and fine-tunes of it made by a few
+optimizer steps on two different text sets; plus a smaller untied Llama with its own byte-level
+BPE tokenizer for vocabulary and tied-head cases."""
 
 from __future__ import annotations
 
@@ -79,8 +80,10 @@ def finetune(base: Path, out: Path, texts: list[str], steps: int = 4, lr: float 
 @pytest.fixture(scope="session")
 def tiny(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     """Base, two full fine-tunes on different tasks, their datasets (jsonl) and a held-out text file."""
+    from ft_testing.models import tiny_llama_dir
+
     root = tmp_path_factory.mktemp("tiny")
-    base = make_base(root / "base")
+    base = tiny_llama_dir()  # hidden 64, 2 layers, tied embeddings, the real SmolLM2 tokenizer
     data_a = write_jsonl(root / "task_a.jsonl", TASK_A)
     data_b = write_jsonl(root / "task_b.jsonl", TASK_B)
     ft_a = finetune(base, root / "ft_a", TASK_A)
@@ -89,3 +92,9 @@ def tiny(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     evalf.write_text("\n".join(TASK_A[::7] + TASK_B[::7]) + "\n")
     return {"root": root, "base": base, "ft_a": ft_a, "ft_b": ft_b, "data_a": data_a, "data_b": data_b,
             "eval": evalf}
+
+
+@pytest.fixture(scope="session")
+def base_factory():
+    """``make_base(directory, seed=0, tie=False)`` for tests needing another tiny base."""
+    return make_base

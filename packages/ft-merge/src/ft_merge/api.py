@@ -19,7 +19,7 @@ import torch
 
 from ft_core import atomic_output_dir, atomic_write_json, library_versions
 
-from ._log import log
+from ._log import log, quiet_transformers
 from .calibration import HessianStore, hessians_for_input
 from .config import MergeConfig, ModelEntry
 from .engine import finish_output_dir, stream_merge
@@ -93,6 +93,7 @@ class Merger:
     def _load(self, path: Path) -> Any:
         from transformers import AutoModelForCausalLM
 
+        quiet_transformers()
         return AutoModelForCausalLM.from_pretrained(path, dtype=torch.float32).to(self.device).eval()
 
     # -- the pipeline -----------------------------------------------------------------------
@@ -153,8 +154,8 @@ class Merger:
             for i, e in enumerate(cfg.models):
                 if e.calibration:
                     try:
-                        tasks[f"task_{i + 1}"] = heldout_texts(e.calibration, tok, split=cfg.calibration_split,
-                                                               text_field=cfg.text_field)
+                        tasks[f"task_{i + 1}"] = heldout_texts(e.calibration, tok, cfg.per_task_rows,
+                                                               cfg.calibration_split, cfg.text_field)
                     except Exception as exc:
                         log.warning("per-task eval: dataset %s unavailable (%s); skipped", e.calibration, exc)
             if tasks:

@@ -27,7 +27,7 @@ import torch
 from ft_core import BadInputError, TensorInfo, atomic_output_dir, progress, read_header
 
 from . import __version__
-from ._log import log
+from ._log import log, quiet_transformers
 from .calib_data import DatasetUnavailable, dummy_windows, load_texts, pack_windows
 from .ops.sparsegpt import HessianAccumulator, HessianStats, hessian_stats
 from .plan import MergePlan
@@ -182,6 +182,7 @@ def load_calibration_model(plan: MergePlan, i: int, device: str, finetuned: bool
     ``hessian_source: base``."""
     from transformers import AutoModelForCausalLM
 
+    quiet_transformers()
     inp = plan.inputs[i]
     own = plan.config.hessian_source == "finetuned" if finetuned is None else finetuned
     path = inp.path if (own and inp.kind == "full") else plan.base.path

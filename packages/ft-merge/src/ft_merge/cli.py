@@ -66,6 +66,7 @@ FLAGS: list[Arg] = [
     Arg("--eval_num_samples", type=int),
     Arg("--eval_seq_len", type=int),
     Arg("--per_task_eval", action="store_true", default=None),
+    Arg("--per_task_rows", type=int, help="held-out rows per task for retention (default 32)"),
     Arg("--overwrite_output_dir", action="store_true", default=None),
     Arg("--threads", type=int, help="torch CPU threads"),
 ]

@@ -84,6 +84,7 @@ class MergeConfig(pydantic.BaseModel):
     eval_num_samples: int = 100
     eval_seq_len: int = 2048
     per_task_eval: bool = False
+    per_task_rows: int = 32
     device: str = "auto"
     threads: int | None = None
 
@@ -128,6 +129,7 @@ def from_mergekit(data: dict[str, Any]) -> dict[str, Any]:
     if "merge_method" in out:
         method = out.pop("merge_method")
         out["methods"] = [MERGEKIT_NAMES.get(method, method)]
+    out.pop("int8_mask", None)  # a mergekit memory option; meaningless here
     params = out.pop("parameters", None) or {}
     for key, value in params.items():
         if key not in _MK_PARAM_KEYS:

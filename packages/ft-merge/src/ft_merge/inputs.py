@@ -288,7 +288,11 @@ def _load_lora(spec: str, path: Path, base: BaseModel, index: int,
         if m:
             parts.setdefault(m["mod"], {})[m["kind"]] = info
             continue
-        name = _canonical(re.sub(r"\.modules_to_save\.[^.]+\.", ".", key), kmap)
+        # modules_to_save copies and saved embedding base layers are full tensors (Δ = saved − base).
+        name = _canonical(re.sub(r"\.(modules_to_save\.[^.]+|base_layer)\.", ".", key), kmap)
+        if name not in base.tensors and name in TIED and TIED[name] in base.tensors:
+            log.warning("model %d %s: %s is not in the tied base and is ignored", index + 1, spec, key)
+            continue
         if name not in base.tensors:
             raise BadInputError(f"model {index + 1} {spec}: adapter tensor {key} has no base tensor {name}")
         if list(info.shape) != list(base.tensors[name].shape):
