@@ -61,9 +61,9 @@ E = {
 
 
 @pytest.mark.parametrize(("setting", "k"), list(E))
-@pytest.mark.parametrize("legacy", [False, True])
-def test_settings(log, tmp_path, log_helpers, setting, k, legacy):
-    result = build_sft(log, tmp_path / "out", setting=setting, k=k, legacy_blocks=legacy)
+@pytest.mark.parametrize(("legacy", "low_memory"), [(False, False), (True, False), (False, True), (True, True)])
+def test_settings(log, tmp_path, log_helpers, setting, k, legacy, low_memory):
+    result = build_sft(log, tmp_path / "out", setting=setting, k=k, legacy_blocks=legacy, low_memory=low_memory)
     assert result.path.name == f"{setting}_sft_top_{k}.json"
     got = log_helpers["read_json"](result.path)
     assert got == [log_helpers["ex"](q, o) for q, o in E[(setting, k)]]

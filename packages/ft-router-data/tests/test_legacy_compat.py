@@ -24,8 +24,11 @@ CASES = [(s, k, small) for s in ("perf", "judge", "hybrid", "baseline") for k, s
 
 @pytest.mark.parametrize(("setting", "k", "small"), CASES)
 def test_same_bytes_as_reference_python(fusion_log, tmp_path, reference_impl, setting, k, small):
-    ours = build_sft(fusion_log, tmp_path, setting=setting, k=k, small=small, legacy_blocks=True).path.read_bytes()
-    assert ours == reference_impl.reference_python(str(fusion_log), setting, k, small).encode("utf-8")
+    expected = reference_impl.reference_python(str(fusion_log), setting, k, small).encode("utf-8")
+    for low_memory in (False, True):
+        ours = build_sft(fusion_log, tmp_path, setting=setting, k=k, small=small, legacy_blocks=True,
+                         low_memory=low_memory).path.read_bytes()
+        assert ours == expected
 
 
 @pytest.mark.parametrize(("setting", "k", "small"), [("perf", 5, False), ("judge", 3, True), ("hybrid", 2, False),

@@ -16,10 +16,10 @@ from typing import Any
 
 import polars as pl
 
-from ft_core import BadInputError, DataError, atomic_write_text
+from ft_core import BadInputError, DataError
 
 from ._pandas_compat import chunk_kinds, flag_exprs, pandas_str
-from .jsonout import alpaca_json
+from .jsonout import write_alpaca_json
 from .logs import RAW, ROW, LogSource
 from .parsing import ColumnReport, parse_number_series, parse_score_series
 from .registry import check_registry, register_output
@@ -27,6 +27,7 @@ from .schema import CHOICE_TASKS, CODE_TASKS, INSTRUCTION, SETTINGS, SMALL_MODEL
 from .select import GROUP, HAS_RESPONSE, KEY, POS, select_rows
 
 TEXT_COLUMNS = ("query", "ground_truth", "response")
+LOW_MEMORY_BYTES = 1 << 30  # logs larger than this are read in two passes
 
 
 @dataclass
@@ -79,19 +80,33 @@ def output_name(setting: str, k: int, small: bool = False, models: str | Path | 
 
 def group_key_expr(has_task_id: bool) -> pl.Expr:
     """A query's identity: task, task id, ground truth and the query text without the reasoning cue
-    and whitespace, hashed (so a direct row and its ``_think`` row share it wherever they are)."""
+    and surrounding whitespace/periods, hashed, so a direct row and its ``_think`` row (the same
+    prompt with the cue appended) share it wherever they are in the log."""
     parts = [pl.col(c).fill_null("") for c in ("task_name", "task_id", "ground_truth") if c != "task_id" or has_task_id]
     text = pl.col("query").fill_null("")
-    for cue in THINK_CUES:
-        text = text.str.replace_all(cue + ".", "", literal=True).str.replace_all(cue, "", literal=True)
-    text = text.str.replace_all(r"\s+", "")
+    for cue in THINK_CUES:  # literal replaces and strips: several times cheaper than a regex
+        text = text.str.replace_all(cue, "", literal=True)
+    text = text.str.strip_chars(" \t\r\n.")
     return pl.concat_str([*parts, text], separator="\x1f").hash(seed=0).alias(KEY)
 
 
+_ZERO_DICT = r"^\s*\{\s*'pass@1'\s*:\s*(np\.float64\()?\s*[+-]?0*\.?0*\s*\)?\s*\}\s*$"
+
+
+def _prune_response() -> pl.Expr:
+    """The response, or null where the performance is certainly 0: such a row stops the walk before
+    it could give a candidate, so its text is never needed (saves memory in one-pass reading)."""
+    perf = pl.col("performance").str.strip_chars()
+    zero = (perf.cast(pl.Float64, strict=False) == 0).fill_null(False) | perf.str.contains(_ZERO_DICT).fill_null(False)
+    return pl.when(zero).then(None).otherwise(pl.col("response")).alias("response")
+
+
 def _fetch_texts(source: LogSource, rows: pl.DataFrame, kinds: dict[str, list[str]] | None) -> pl.DataFrame:
-    """Join the long texts (query, ground truth, response) of the selected rows only."""
-    texts = source.fetch(rows.get_column(RAW), list(TEXT_COLUMNS))
-    joined = rows.join(texts, on=RAW, how="left")
+    """The long texts (query, ground truth, response) of the selected rows, rendered as text."""
+    if "query" in rows.columns:  # read in the first pass
+        joined = rows
+    else:
+        joined = rows.join(source.fetch(rows.get_column(RAW), list(TEXT_COLUMNS)), on=RAW, how="left")
     if kinds is not None:  # what str() gives on the reference's pandas-typed cells
         width = len(source.columns)
         return joined.with_columns([pandas_str(joined.get_column(c), joined.get_column(ROW), kinds[c], width)
@@ -135,13 +150,16 @@ def _stats(rows: pl.DataFrame, k: int, repeat: int) -> dict[str, Any]:
 
 def build_sft(input: str | Path, save_path: str | Path, *, setting: str = "perf", k: int = 5,
               small: bool = False, models: str | Path | Iterable[str] | None = None,
-              legacy_blocks: bool = False, name: str | None = None, register: bool = True) -> BuildResult:
+              legacy_blocks: bool = False, name: str | None = None, register: bool = True,
+              low_memory: bool | None = None) -> BuildResult:
     """Turn a routing log into ``<save_path>/<name>.json`` (Alpaca) and register it.
 
     ``setting``: perf | judge | hybrid | baseline; ``k``: candidates per query (> 0);
     ``small``: keep only the spec's small models; ``models``: a models file or names instead
     (implies a restricted pool); ``legacy_blocks``: fixed 40-row blocks and the reference's cell
-    typing, for byte-compatible output. Nothing is written when the input is bad.
+    typing, for byte-compatible output; ``low_memory``: read the log twice (small columns, then
+    the texts of the selected rows only) instead of once; default: only for logs over 1 GiB.
+    Nothing is written when the input is bad.
     """
     check_build_args(setting, k, save_path)
     pool: frozenset[str] | None = None
@@ -168,7 +186,12 @@ def build_sft(input: str | Path, save_path: str | Path, *, setting: str = "perf"
         derived += [e for c in TEXT_COLUMNS for e in flag_exprs(c)]
     else:
         derived.append(group_key_expr(has_task_id))
-    frame = source.collect(scan, derived, drop=list(TEXT_COLUMNS))
+    if low_memory is None:
+        low_memory = source.path.stat().st_size > LOW_MEMORY_BYTES
+    if low_memory:
+        frame = source.collect(scan, derived, drop=list(TEXT_COLUMNS))
+    else:
+        frame = source.collect(scan, [*derived, _prune_response()])
     rows1 = frame.get_column(ROW) + 2  # file line of a CSV row (header is line 1)
     perf, perf_report = parse_score_series(frame.get_column("performance"), rows1)
     reports: list[ColumnReport] = [perf_report]
@@ -189,10 +212,9 @@ def build_sft(input: str | Path, save_path: str | Path, *, setting: str = "perf"
     picked = _fetch_texts(source, selection.rows, kinds)
     records = _records(picked)
     repeat = k + 1 if setting == "baseline" else 1
-    text = alpaca_json(((INSTRUCTION, i, o) for i, o in records.select("input", "output").iter_rows()), repeat)
     dataset = name or output_name(setting, k, small, models_label)
     target = Path(save_path) / f"{dataset}.json"
-    atomic_write_text(target, text)
+    write_alpaca_json(target, records, INSTRUCTION, repeat)
     if register:
         register_output(save_path, dataset, target.name)
     stats = _stats(selection.rows, k, repeat)

@@ -2,8 +2,10 @@
 
 The reference writes ``json.dump(records, f, ensure_ascii=False, indent=2)``: UTF-8, non-ASCII
 kept, two-space indentation, no trailing newline. ``json.dump`` with an indent runs the
-pure-Python encoder; this module lays out the same text around the C string encoder, which is
-several times faster on large sets (tests check that both texts are identical).
+pure-Python encoder; this module lays out the same text around a string encoder: Python's C
+encoder for small inputs, polars' (serde_json, the same escapes: ``"``, ``\\`` and control
+characters) for frames, which is several times faster on large sets. Tests check that the
+texts are identical to ``json.dumps``.
 
 Example:
     >>> alpaca_json([("Do it.", "2+2?", "4")]) == json.dumps(
@@ -13,8 +15,14 @@ Example:
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
+import tempfile
 from collections.abc import Iterable, Sequence
+from pathlib import Path
+
+import polars as pl
 
 _encode = json.encoder.encode_basestring  # the ensure_ascii=False string encoder (C when available)
 
@@ -37,3 +45,54 @@ def alpaca_json(records: Iterable[Sequence[str]], repeat: int = 1) -> str:
     if not items:
         return "[]"
     return "[\n" + ",\n".join(items) + "\n]"
+
+
+def _encoded(column: str) -> pl.Expr:
+    # {"c":"..."} -> "..." : serde_json escapes exactly what json.dumps(ensure_ascii=False) does.
+    return (pl.struct(pl.col(column).fill_null("")).struct.json_encode()
+            .str.strip_prefix('{"' + column + '":').str.strip_suffix("}"))
+
+
+def _items(frame: pl.DataFrame, instruction: str) -> pl.DataFrame:
+    head = '  {\n    "instruction": ' + _encode(instruction) + ',\n    "input": '
+    return frame.select(pl.concat_str([pl.lit(head), _encoded("input"), pl.lit(',\n    "output": '),
+                                       _encoded("output"), pl.lit("\n  }")]).alias("item"))
+
+
+def alpaca_frame_json(frame: pl.DataFrame, instruction: str, repeat: int = 1) -> str:
+    """The array text for a frame with ``input`` and ``output`` columns (same bytes as ``alpaca_json``)."""
+    if frame.height == 0 or repeat <= 0:
+        return "[]"
+    items = _items(frame, instruction).select(pl.col("item").str.join(",\n")).item()
+    return "[\n" + ",\n".join([items] * repeat) + "\n]"
+
+
+def write_alpaca_json(path: str | Path, frame: pl.DataFrame, instruction: str, repeat: int = 1) -> Path:
+    """Write ``alpaca_frame_json(frame, ...)`` to ``path`` atomically, streamed from polars.
+
+    Why not ``ft_core.atomic_write_bytes``: the records go from polars to the file without being
+    assembled into one Python string (two copies of a ~100 MB text); same temp-file + rename.
+    """
+    target = Path(path)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            if frame.height == 0 or repeat <= 0:
+                fh.write(b"[]")
+            else:
+                items = _items(frame, instruction)
+                fh.write(b"[\n")
+                for _ in range(repeat):  # every item followed by ",\n"; the last separator is cut below
+                    items.write_csv(fh, include_header=False, quote_style="never", line_terminator=",\n")
+                fh.seek(-2, os.SEEK_END)
+                fh.truncate()
+                fh.write(b"\n]")
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, target)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
+        raise
+    return target
