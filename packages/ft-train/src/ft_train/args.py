@@ -34,6 +34,8 @@ _LEGACY_FIELDS: dict[str, tuple[Any, Any]] = {
     "group_by_length": (bool, False),
     "logging_dir": (typing.Optional[str], None),  # noqa: UP045 (pydantic.create_model field tuple)
     "save_safetensors": (bool, True),
+    # LLaMA-Factory accepts `true` (the last checkpoint in output_dir) besides a path.
+    "resume_from_checkpoint": (typing.Union[bool, str, None], None),  # noqa: UP007
 }
 
 
