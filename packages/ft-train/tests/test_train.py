@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 
 import pytest
+
 from ft_train import TrainConfig, run_train
 
 

@@ -11,12 +11,12 @@ from __future__ import annotations
 
 __version__ = "0.1.0"
 
-from .config import ExportConfig, TrainConfig, config_dict, load_export_config, load_train_config  # noqa: E402
-from .export import run_export  # noqa: E402
-from .metrics import text_scores  # noqa: E402
-from .stages import STAGES, Stage, get_stage, register_stage  # noqa: E402
-from .validation import Runtime, validate_export_args, validate_train_args  # noqa: E402
-from .workflow import check_train_config, run_train  # noqa: E402
+from .config import ExportConfig, TrainConfig, config_dict, load_export_config, load_train_config
+from .export import run_export
+from .metrics import text_scores
+from .stages import STAGES, Stage, get_stage, register_stage
+from .validation import Runtime, validate_export_args, validate_train_args
+from .workflow import check_train_config, run_train
 
 __all__ = [
     "STAGES", "ExportConfig", "Runtime", "Stage", "TrainConfig", "__version__", "check_train_config", "config_dict",

@@ -35,7 +35,7 @@ _LEGACY_FIELDS: dict[str, tuple[Any, Any]] = {
     "logging_dir": (typing.Optional[str], None),  # noqa: UP045 (pydantic.create_model field tuple)
     "save_safetensors": (bool, True),
     # LLaMA-Factory accepts `true` (the last checkpoint in output_dir) besides a path.
-    "resume_from_checkpoint": (typing.Union[bool, str, None], None),  # noqa: UP007
+    "resume_from_checkpoint": (typing.Union[bool, str, None], None),
 }
 
 

@@ -110,7 +110,7 @@ def run_export(cfg: ExportConfig, overwrite: bool | None = None) -> Path:
     tokenizer.padding_side = "left"  # for batched generation, the main use of an exported model
     over = bool(getattr(cfg, "overwrite_output_dir", False)) if overwrite is None else overwrite
     with atomic_output_dir(target, overwrite=over) as tmp:
-        model.save_pretrained(tmp, max_shard_size=f"{cfg.export_size}GB")
+        model.save_pretrained(tmp, max_shard_size=cfg.shard_size())
         tokenizer.save_pretrained(tmp)
         if cfg.ollama_modelfile and (text := ollama_modelfile(template, tokenizer)) is not None:
             (tmp / "Modelfile").write_text(text, encoding="utf-8")
