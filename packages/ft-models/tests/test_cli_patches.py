@@ -165,3 +165,25 @@ def test_qlora_trains_on_cuda(tiny_llama_path, tiny_batch):
         from ft_models import merge_lora_into
 
         merge_lora_into(model.get_base_model(), "unused")
+
+
+def test_train_from_scratch_and_upcasts(tiny_llama_path, tiny_batch):
+    model_args = ModelArgs(model_name_or_path=str(tiny_llama_path), train_from_scratch=True, infer_dtype="bfloat16",
+                           upcast_layernorm=True, upcast_lmhead_output=True, disable_gradient_checkpointing=True)
+    model, _ = load_model_and_tokenizer(model_args, FinetuningArgs(finetuning_type="full", pure_bf16=True), True)
+    pretrained = load_model(str(tiny_llama_path))
+    assert not torch.equal(model.model.layers[0].mlp.up_proj.weight.float(), pretrained.model.layers[0].mlp.up_proj.weight)
+    assert model.model.norm.weight.dtype == torch.float32 and model.model.layers[0].mlp.up_proj.weight.dtype == torch.bfloat16
+    # Upcast norms are meant for autocast mixed precision, as the Trainer runs them with bf16: true.
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        assert model(**tiny_batch).logits.dtype == torch.float32
+
+
+def test_moe_aux_loss_coef_sets_the_router_loss():
+    from transformers import MixtralConfig
+
+    from ft_models.builder import _moe_aux_loss
+
+    config = MixtralConfig(num_hidden_layers=1, hidden_size=32, intermediate_size=64)
+    assert _moe_aux_loss(config, 0.01)
+    assert config.router_aux_loss_coef == 0.01 and config.output_router_logits

@@ -117,3 +117,18 @@ def test_failed_build_leaves_nothing(tmp_path):
         build_once(target, broken)
     assert not target.exists()
     assert [p.name for p in tmp_path.iterdir() if not p.name.endswith(".lock")] == []
+
+
+def test_misspelt_alias_gets_a_suggestion(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(BadInputError, match="did you mean 'smollm2-135m-instruct'"):
+        resolve_model_path("smollm2-135m-instruc")
+
+
+def test_leftovers_of_a_killed_build_are_removed(tmp_path):
+    target = tmp_path / "model"
+    leftover = tmp_path / ".model.tmp-dead"
+    leftover.mkdir()
+    (leftover / "half.bin").write_bytes(b"x")
+    build_once(target, lambda tmp: (tmp / "config.json").write_text("{}"))
+    assert not leftover.exists() and (target / "config.json").is_file()

@@ -21,7 +21,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from ft_core import BadInputError, atomic_output_dir, ft_home, get_logger
+from ft_core import BadInputError, atomic_output_dir, closest_keys, ft_home, get_logger
 
 from .gguf_import import MARKER, distribution_file, file_sha256, write_gguf_as_hf
 
@@ -82,10 +82,23 @@ def build_once(target: Path, build: Callable[[Path], None], is_complete: Callabl
     target.parent.mkdir(parents=True, exist_ok=True)
     with FileLock(str(target.parent / f".{target.name}.lock")):
         if not done(target):  # another process may have finished while we waited for the lock
+            _remove_stale_builds(target)
             with atomic_output_dir(target, overwrite=True) as tmp:
                 build(tmp)
                 tmp.chmod(0o755)  # mkdtemp makes it private; a model cache is meant to be read by others
     return target
+
+
+def _remove_stale_builds(target: Path) -> None:
+    """Delete temporary siblings left by a builder that was killed (SIGKILL skips cleanup).
+
+    Only called with the lock held, and only a lock holder builds, so every such sibling is dead.
+    """
+    import shutil
+
+    for leftover in target.parent.glob(f".{target.name}.tmp-*"):
+        log.info("removing %s, left by an interrupted build", leftover)
+        shutil.rmtree(leftover, ignore_errors=True)
 
 
 def _convert_once(gguf: Path, target: Path) -> Path:
@@ -129,8 +142,9 @@ def resolve_model_path(name_or_path: str | os.PathLike[str], *, revision: str | 
     if path.exists():
         raise BadInputError(f"model {name!r}: is a file; give a model directory, a .gguf file or a hub id")
     if not _looks_like_hub_id(name):
-        known = ", ".join(sorted(ALIASES))
-        raise BadInputError(f"model {name!r}: not a directory, a .gguf file, a hub id (org/name) or an alias ({known})")
+        close = closest_keys(name, ALIASES)
+        hint = f"; did you mean {close[0]!r}?" if close else f" ({', '.join(sorted(ALIASES))})"
+        raise BadInputError(f"model {name!r}: not a directory, a .gguf file, a hub id (org/name) or an alias{hint}")
     return _snapshot(name, revision, cache_dir)
 
 
