@@ -54,6 +54,7 @@ register_template(
     format_user=_CHATML_USER,
     format_assistant=_CHATML_ASST,
     format_system=_CHATML_SYS,
+    format_observation=["<|im_start|>tool\n{{content}}<|im_end|>\n<|im_start|>assistant\n"],
     default_system="Du bist ein freundlicher und hilfsbereiter KI-Assistent.",
     stop_words=["<|im_end|>", "<|im_start|>"],
     replace_eos=True,
@@ -120,7 +121,7 @@ register_template(
     format_user=["[INST]{{content}}[/INST]"],
     format_system=["{{content}}\n\n"],
     format_function=["[TOOL_CALLS]{{content}}", EOS],
-    format_observation=["[TOOL_RESULTS]{{content}}[/TOOL_RESULTS]"],
+    format_observation=['[TOOL_RESULTS]{"content": {{content}}}[/TOOL_RESULTS]'],
     format_prefix=[BOS],
     tool_format="mistral",
     system_in_user=True,
@@ -130,7 +131,7 @@ register_template(
     format_user=["[INST]{{content}}[/INST]"],
     format_system=["[SYSTEM_PROMPT]{{content}}[/SYSTEM_PROMPT]"],
     format_function=["[TOOL_CALLS]{{content}}", EOS],
-    format_observation=["[TOOL_RESULTS]{{content}}[/TOOL_RESULTS]"],
+    format_observation=['[TOOL_RESULTS]{"content": {{content}}}[/TOOL_RESULTS]'],
     format_prefix=[BOS],
     tool_format="mistral",
 )
@@ -275,6 +276,7 @@ register_template(
     format_user=["<|user|>{{content}}<|end|><|assistant|>"],
     format_assistant=["{{content}}<|end|>"],
     format_system=["<|system|>{{content}}<|end|>"],
+    tool_format="phi4_mini",
     stop_words=["<|end|>"],
     replace_eos=True,
 )
@@ -303,7 +305,6 @@ register_template(
     format_user=["### Instruction:\n{{content}}\n### Response:"],
     format_assistant=["\n{{content}}\n<|EOT|>\n"],
     format_prefix=[BOS],
-    stop_words=["<|EOT|>"],
     default_system=(
         "You are an AI programming assistant, utilizing the DeepSeek Coder model, developed by DeepSeek "
         "Company, and you only answer questions related to computer science. For politically sensitive "
@@ -373,6 +374,7 @@ register_template(
     format_user=["<|start|>user<|message|>{{content}}<|end|><|start|>assistant"],
     format_assistant=["{{content}}"],
     format_system=["<|start|>system<|message|>{{content}}<|end|>"],
+    default_system="You are ChatGPT, a large language model trained by OpenAI.",
     thought_words=("<|channel|>analysis<|message|>", "<|end|><|start|>assistant<|channel|>final<|message|>"),
     efficient_eos=True,
     reasoning=True,
@@ -401,6 +403,8 @@ register_template(
     format_user=_CHATML_USER,
     format_assistant=_CHATML_ASST,
     format_system=_CHATML_SYS,
+    format_observation=["<|im_start|>tool\n{{content}}<|im_end|>\n<|im_start|>assistant\n"],
+    format_prefix=[BOS],
     stop_words=["<|im_end|>", "<|end_of_text|>"],
 )
 _GR = "<|start_of_role|>{}<|end_of_role|>"
@@ -434,7 +438,6 @@ register_template(
     "openchat-3.6",
     format_user=["<|start_header_id|>GPT4 Correct User<|end_header_id|>\n\n{{content}}<|eot_id|>"
                  "<|start_header_id|>GPT4 Correct Assistant<|end_header_id|>\n\n"],
-    format_assistant=["{{content}}<|eot_id|>"],
     format_prefix=[BOS],
     stop_words=["<|eot_id|>"],
 )
@@ -469,17 +472,11 @@ register_template(
     format_user=_CHATML_USER,
     format_assistant=_CHATML_ASST,
     format_system=_CHATML_SYS,
+    format_observation=["<|im_start|>tool\n{{content}}<|im_end|>\n<|im_start|>assistant\n"],
+    format_prefix=[BOS],
     stop_words=["<|im_end|>"],
 )
-register_template(
-    "breeze",
-    format_user=["[INST] {{content}} [/INST] "],
-    format_system=["{{content}} "],
-    format_prefix=[BOS],
-    default_system=("You are a helpful AI assistant built by MediaTek Research. The user you are helping "
-                    "speaks Traditional Chinese and comes from Taiwan."),
-    efficient_eos=True,
-)
+register_template("breeze", format_user=["[INST] {{content}} [/INST] "], format_prefix=[BOS], efficient_eos=True)
 register_template(
     "sailor",
     format_user=["<|im_start|>question\n{{content}}<|im_end|>\n<|im_start|>answer\n"],

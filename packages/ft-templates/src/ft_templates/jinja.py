@@ -103,13 +103,18 @@ _TOOLS = {
         + "{%- set ns.list = ns.list + [{'type': 'function', 'function': t}] -%}{%- endfor -%}"
         + "{%- set ns.system = ns.system + '[AVAILABLE_TOOLS] ' + (ns.list | tojson) + '[/AVAILABLE_TOOLS]' -%}"
     ),
+    "phi4_mini": (
+        "{%- set ns.list = [] -%}{%- for tool in tools -%}" + _UNWRAP
+        + "{%- set ns.list = ns.list + [t] -%}{%- endfor -%}"
+        + "{%- set ns.system = ns.system + '<|tool|>' + (ns.list | tojson) + '<|/tool|>' -%}"
+    ),
     "glm4": (
         "{%- set ns.tools = '' -%}{%- for tool in tools -%}" + _UNWRAP
         + "{%- set ns.tools = ns.tools + '\\n\\n## ' + t.name + '\\n\\n' + (t | tojson(indent=4)) + "
         + _lit("\n在调用上述函数时，请使用 Json 格式表示调用的参数。") + " -%}{%- endfor -%}"
         + "{%- set ns.system = ns.system + " + _lit(
-            "你是一个名为 ChatGLM 的人工智能助手。你是基于智谱AI训练的语言模型 GLM-4 模型开发的，"
-            "你的任务是针对用户的问题和要求提供适当的答复和支持。# 可用工具") + " + ns.tools -%}"
+            "你是一个名为 ChatGLM 的人工智能助手。你是基于智谱 AI 公司训练的语言模型 GLM-4 模型开发的，"
+            "你的任务是针对用户的问题和要求提供适当的答复和支持。\n\n# 可用工具") + " + ns.tools -%}"
     ),
     "default": (
         "{%- set ns.tools = '' -%}{%- set ns.names = [] -%}{%- for tool in tools -%}" + _UNWRAP
@@ -136,6 +141,7 @@ _TOOLS = {
 }
 
 _CALLS = {
+    "phi4_mini": None,  # = default, set below
     "qwen": ("{%- set ns.calls = '' -%}{%- for tc in message.tool_calls -%}" + _ARGS
              + "{%- set ns.calls = ns.calls + ('' if loop.first else '\\n') + '<tool_call>\\n{\"name\": '"
              " + (fn.name | tojson) + ', \"arguments\": ' + args + '}\\n</tool_call>' -%}{%- endfor -%}"),
@@ -150,9 +156,12 @@ _CALLS = {
              "support parallel function calls') }}{% endif -%}{%- set tc = message.tool_calls[0] -%}" + _ARGS
              + "{%- set ns.calls = fn.name + '\\n' + args -%}"),
     "default": ("{%- set ns.calls = '' -%}{%- for tc in message.tool_calls -%}" + _ARGS
-                + "{%- set ns.calls = ns.calls + 'Action: ' + fn.name + '\\nAction Input: ' + args + '\\n' -%}"
+                + "{%- set ns.calls = ns.calls + ('' if loop.first else '\\n') + 'Action: ' + fn.name + '\\nAction Input: ' + args -%}"
                 "{%- endfor -%}"),
 }
+
+
+_CALLS["phi4_mini"] = _CALLS["default"]
 
 
 def template_to_jinja(template: Template) -> str:
@@ -190,12 +199,8 @@ def template_to_jinja(template: Template) -> str:
             asst += "{%- if not loop.last and " + has + " -%}" + strip + "{%- endif -%}"
         if t.enable_thinking is False:
             asst += "{%- if " + has + " -%}" + strip + "{%- endif -%}"
-        asst += "{%- if loop.last and not " + has + " -%}"
-        if t.enable_thinking:
-            asst += "{%- set content = " + _lit(t.empty_thought_text) + " + content -%}"
-        else:
-            asst += _emit(_lit(t.empty_thought_text))
-        asst += "{%- endif -%}"
+        # the empty thought goes in front of the answer's slots (trained or not, the text is the same)
+        asst += "{%- if loop.last and not " + has + " -%}" + _emit(_lit(t.empty_thought_text)) + "{%- endif -%}"
     asst += ("{%- if message.tool_calls -%}" + _CALLS[fmt]
              + _slots(t.format_function.slots, "content + ns.calls") + "{%- else -%}"
              + _slots(t.format_assistant.slots, "content") + "{%- endif -%}")

@@ -66,7 +66,7 @@ def build_template(
     """A Template from slot lists (not registered).
 
     Defaults follow LLaMA-Factory: user/system ``{{content}}``; assistant ``{{content}}`` + EOS
-    (no EOS with ``efficient_eos``); function = the assistant slots with ``tool_format``;
+    (no EOS with ``efficient_eos``); function = the assistant slots rendered with ``tool_format``;
     observation = the user formatter; no prefix.
     """
     eos_slots = ["{{content}}"] if efficient_eos else ["{{content}}", EOS]
@@ -75,7 +75,8 @@ def build_template(
     if isinstance(format_function, FunctionFormatter):
         function = format_function
     else:
-        function = FunctionFormatter(format_function or eos_slots, tool_format)
+        # like LLaMA-Factory: a tool-call turn ends the way an answer ends
+        function = FunctionFormatter(format_function or assistant.slots, tool_format)
     template = Template(
         name=name,
         format_user=user,

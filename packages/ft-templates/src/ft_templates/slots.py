@@ -79,34 +79,20 @@ def render_slots(slots: Iterable[Slot], *, bos: str | None = None, eos: str | No
 
 
 def encode_slots(tokenizer: Any, slots: Sequence[Slot]) -> list[int]:
-    """Token ids of ``slots``: strings encoded without special tokens, markers/tokens by id.
-
-    Adjacent strings are joined before encoding so that the ids equal those of the
-    rendered text (BPE merges can cross a slot boundary).
-    """
+    """Token ids of ``slots``: each string encoded on its own without special tokens (as
+    LLaMA-Factory does, so ids match its processing), markers and tokens by id."""
     ids: list[int] = []
-    pending: list[str] = []
-
-    def flush() -> None:
-        if pending:
-            text = "".join(pending)
-            pending.clear()
-            if text:
-                ids.extend(tokenizer.encode(text, add_special_tokens=False))
-
     for slot in slots:
         if isinstance(slot, str):
-            pending.append(slot)
-            continue
-        flush()
-        if isinstance(slot, Token):
+            if slot:
+                ids.extend(tokenizer.encode(slot, add_special_tokens=False))
+        elif isinstance(slot, Token):
             ids.append(_token_id(tokenizer, slot.text))
         elif slot == BOS:
             if tokenizer.bos_token_id is not None:
                 ids.append(tokenizer.bos_token_id)
         elif tokenizer.eos_token_id is not None:
             ids.append(tokenizer.eos_token_id)
-    flush()
     return ids
 
 

@@ -163,13 +163,14 @@ class Template:
         return re.sub(f"{open_}.*?{close}\\s*", "", content, flags=re.DOTALL).lstrip("\n")
 
     def _think_plan(self, messages: Sequence[Message], oneturn: bool,
-                    mask_history: bool) -> tuple[list[Message], set[int]]:
-        """Apply the reasoning policy: returns the messages to encode and the indices of the
-        assistant turns whose *prompt side* gets a non-trained empty thought appended."""
+                    mask_history: bool) -> tuple[list[Message], dict[int, bool]]:
+        """Apply the reasoning policy: the messages to encode, and for each assistant turn that
+        gets an empty thought whether it is trained (response side, thinking on) or not (prompt
+        side, thinking off/mixed)."""
         msgs = [dict(m) for m in messages]
-        prompt_side: set[int] = set()
+        thoughts: dict[int, bool] = {}
         if not self.reasoning:
-            return msgs, prompt_side
+            return msgs, thoughts
         last = len(msgs) - 1
         if oneturn:
             strip = range(1, last, 2) if not self.preserve_thinking else range(0)
@@ -184,20 +185,21 @@ class Template:
             for i in range(1, len(msgs), 2):
                 msgs[i]["content"] = self.remove_thought(msgs[i]["content"])
         for i in considered:
-            if i < 1 or i % 2 == 0 or self.has_thought(msgs[i]["content"]):
-                continue
-            if self.enable_thinking:
-                msgs[i]["content"] = self.empty_thought_text + msgs[i]["content"]
-            else:
-                prompt_side.add(i)
-        return msgs, prompt_side
+            if i >= 1 and i % 2 == 1 and not self.has_thought(msgs[i]["content"]):
+                thoughts[i] = bool(self.enable_thinking)
+        return msgs, thoughts
 
     def _plan(self, messages: Sequence[Message], system: str | None, tools: str | list | None,
               oneturn: bool, mask_history: bool = False) -> list[list[Slot]]:
-        msgs, prompt_side = self._think_plan(messages, oneturn, mask_history)
+        msgs, thoughts = self._think_plan(messages, oneturn, mask_history)
         slots = self.turn_slots(msgs, system, tools)
-        for i in prompt_side:
-            slots[i - 1] = [*slots[i - 1], self.empty_thought_text]
+        # the empty thought is its own slot (encoded on its own, as LLaMA-Factory does), put in
+        # front of the answer when trained and at the end of the prompt otherwise
+        for i, trained in thoughts.items():
+            if trained:
+                slots[i] = [self.empty_thought_text, *slots[i]]
+            else:
+                slots[i - 1] = [*slots[i - 1], self.empty_thought_text]
         return slots
 
     # ------------------------------------------------------------------ encoding

@@ -123,7 +123,7 @@ class DefaultToolFormat(ToolFormat):
         )
 
     def render_calls(self, calls: list[FunctionCall]) -> str:
-        return "".join(f"Action: {c.name}\nAction Input: {c.arguments}\n" for c in calls)
+        return "\n".join(f"Action: {c.name}\nAction Input: {c.arguments}" for c in calls)
 
     def extract(self, text: str) -> list[FunctionCall] | str:
         calls = []
@@ -133,6 +133,16 @@ class DefaultToolFormat(ToolFormat):
                 return text
             calls.append(FunctionCall(name, _dumps(args)))
         return calls or text
+
+
+@register_tool_format
+class Phi4MiniToolFormat(DefaultToolFormat):
+    """Phi-4-mini: the schemas as one JSON list in ``<|tool|>...<|/tool|>``; calls as ``default``."""
+
+    name = "phi4_mini"
+
+    def render_tools(self, tools: list[dict]) -> str:
+        return f"<|tool|>{_dumps(tools)}<|/tool|>"
 
 
 @register_tool_format
@@ -231,8 +241,8 @@ class GLM4ToolFormat(ToolFormat):
             for t in tools
         )
         return (
-            "你是一个名为 ChatGLM 的人工智能助手。你是基于智谱AI训练的语言模型 GLM-4 模型开发的，"
-            f"你的任务是针对用户的问题和要求提供适当的答复和支持。# 可用工具{text}"
+            "你是一个名为 ChatGLM 的人工智能助手。你是基于智谱 AI 公司训练的语言模型 GLM-4 模型开发的，"
+            f"你的任务是针对用户的问题和要求提供适当的答复和支持。\n\n# 可用工具{text}"
         )
 
     def render_calls(self, calls: list[FunctionCall]) -> str:
