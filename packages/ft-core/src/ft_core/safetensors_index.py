@@ -211,10 +211,13 @@ def shard_file_names(count: int, prefix: str = "model") -> list[str]:
 
 
 def write_index(directory: str | Path, weight_map: Mapping[str, str], total_size: int,
-                extra_metadata: Mapping[str, object] | None = None) -> Path:
-    """Write ``model.safetensors.index.json`` atomically, keys sorted as transformers does."""
+                extra_metadata: Mapping[str, object] | None = None, fsync: bool = True) -> Path:
+    """Write ``model.safetensors.index.json`` atomically, keys sorted as transformers does.
+
+    ``fsync=False`` inside an ``atomic_output_dir`` (see ``atomic_write_bytes``).
+    """
     meta: dict[str, object] = {"total_size": int(total_size)}
     if extra_metadata:
         meta.update(extra_metadata)
     body = {"metadata": meta, "weight_map": {k: weight_map[k] for k in sorted(weight_map)}}
-    return atomic_write_json(Path(directory) / INDEX_NAME, body, indent=2)
+    return atomic_write_json(Path(directory) / INDEX_NAME, body, indent=2, fsync=fsync)
