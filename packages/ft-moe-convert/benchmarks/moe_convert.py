@@ -2,9 +2,10 @@
 
 Writes a per-expert checkpoint of ``--gb`` gigabytes (headers + bytes, no torch) under a
 temporary directory in /tmp, then times, in the same run and on the same (warm) page cache:
-``cp -r IN`` , ``ft-moe-convert merge IN`` and ``ft-moe-convert split MERGED``, each in a child
-process under ``/usr/bin/time`` for its peak RSS. Each command runs ``--repeat`` times and the
-best time is kept. ``--rss-gb`` adds a smaller checkpoint whose peak RSS shows memory is flat.
+``cp -r IN``, ``ft-moe-convert merge IN`` and ``ft-moe-convert split MERGED``, each in a child
+process under ``/usr/bin/time`` for its peak RSS, each into a fresh directory (cleanup and
+``sync`` untimed). Each command runs ``--repeat`` times, in rotating order, and the best time
+is kept (the machine may be shared: all times are listed too). ``--rss-gb`` adds a smaller checkpoint whose peak RSS shows memory is flat.
 Prints one JSON line; deletes everything it wrote.
 
 Example:
@@ -53,13 +54,21 @@ def run_size(root: Path, gb: float, repeat: int, do_verify: bool) -> dict:
           f"({time.perf_counter() - t0:.1f}s)", file=sys.stderr)
     results: dict[str, list[tuple[float, float]]] = {"cp": [], "merge": [], "split": []}
     merged, back, copy = root / "merged", root / "split", root / "copy"
-    for _ in range(repeat):
-        results["cp"].append(timed(["cp", "-r", str(src), str(copy)]))
-        shutil.rmtree(copy)
-        results["merge"].append(timed([sys.executable, "-c", CONVERTER, "merge", "-i", str(src), "-o", str(merged),
-                                       "--max-shard-size", "2GB", "--overwrite"]))
-        results["split"].append(timed([sys.executable, "-c", CONVERTER, "split", "-i", str(merged), "-o", str(back),
-                                       "--max-shard-size", "2GB", "--overwrite"]))
+    commands = {
+        "cp": ["cp", "-r", str(src), str(copy)],
+        "merge": [sys.executable, "-c", CONVERTER, "merge", "-i", str(src), "-o", str(merged), "--max-shard-size", "2GB"],
+        "split": [sys.executable, "-c", CONVERTER, "split", "-i", str(merged), "-o", str(back), "--max-shard-size", "2GB"],
+    }
+    for i in range(repeat):
+        # cp runs first, between, or last in turn, so no command always gets the warmest page cache.
+        order = [["cp", "merge", "split"], ["merge", "cp", "split"], ["merge", "split", "cp"]][i % 3]
+        for name in order:
+            out = {"cp": copy, "merge": merged, "split": back}[name]
+            shutil.rmtree(out, ignore_errors=True)  # every command writes a fresh directory, untimed cleanup
+            if name == "merge":
+                shutil.rmtree(back, ignore_errors=True)
+            results[name].append(timed(commands[name]))
+            shutil.rmtree(copy, ignore_errors=True)  # less page-cache pressure for the next command
         print({k: v[-1] for k, v in results.items()}, file=sys.stderr)
     verified = None
     if do_verify:
@@ -86,7 +95,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--gb", type=float, default=4.5, help="size of the main checkpoint in GB (default 4.5)")
     parser.add_argument("--rss-gb", type=float, default=1.0, help="size of the second checkpoint (0: skip)")
-    parser.add_argument("--repeat", type=int, default=2, help="runs per command; the best time is kept")
+    parser.add_argument("--repeat", type=int, default=3, help="runs per command; the best time is kept")
     parser.add_argument("--verify", action="store_true", help="also check split(merge(x)) == x by hash")
     parser.add_argument("--dir", default="/tmp", help="where the temporary checkpoints go (default /tmp)")
     args = parser.parse_args()
