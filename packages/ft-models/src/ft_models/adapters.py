@@ -46,11 +46,11 @@ def linear_module_names(model: Any) -> list[str]:
     """Short names of every ``nn.Linear`` (bitsandbytes layers included) except output heads, sorted."""
     import torch
 
-    output = output_module_names(model) - {"embed_tokens", "wte", "word_embeddings"}
+    head = model.get_output_embeddings() if hasattr(model, "get_output_embeddings") else None
     names = set()
     for name, module in model.named_modules():
         short = name.split(".")[-1]
-        if isinstance(module, torch.nn.Linear) and short not in output and short not in _NEVER_TARGET:
+        if isinstance(module, torch.nn.Linear) and module is not head and short not in _NEVER_TARGET:
             names.add(short)
     return sorted(names)
 
