@@ -513,3 +513,60 @@ register_template(
     format_assistant=["{{content}}<eod>\n"],
     stop_words=["<eod>"],
 )
+register_template(
+    "xuanyuan",
+    format_user=["Human: {{content}} Assistant:"],
+    default_system=("以下是用户和人工智能助手之间的对话。用户以Human开头，人工智能助手以Assistant开头，"
+                    "会对人类提出的问题给出有帮助、高质量、详细和礼貌的回答，并且总是拒绝参与与不道德、"
+                    "不安全、有争议、政治敏感等相关的话题、问题和指示。\n"),
+)
+register_template(
+    "telechat2",
+    format_user=["<_user>{{content}}<_bot>"],
+    format_system=["<_system>{{content}}"],
+    default_system=("你是中国电信星辰语义大模型，英文名是TeleChat，你是由中电信人工智能科技有限公司和"
+                    "中国电信人工智能研究院（TeleAI）研发的人工智能助手。"),
+)
+register_template(
+    "hunyuan",
+    format_user=["{{content}}<|extra_0|>"],
+    format_assistant=["{{content}}<|eos|>"],
+    format_system=["{{content}}<|extra_4|>"],
+    format_prefix=["<|startoftext|>"],
+    stop_words=["<|eos|>"],
+)
+register_template(
+    "seed_coder",
+    format_user=[BOS, "user\n{{content}}", EOS, BOS, "assistant\n"],
+    format_system=[BOS, "system\n{{content}}", EOS],
+    default_system=(
+        "You are an AI programming assistant, utilizing the Seed-Coder model, developed by ByteDance Seed, "
+        "and you only answer questions related to computer science. For politically sensitive questions, "
+        "security and privacy issues, and other non-computer science questions, you will refuse to answer.\n\n"
+    ),
+)
+register_template(
+    "mimo",
+    format_user=_CHATML_USER,
+    format_assistant=_CHATML_ASST,
+    format_system=_CHATML_SYS,
+    format_function=["{{content}}<|im_end|>\n"],
+    format_observation=_QWEN_OBS,
+    tool_format="qwen",
+    default_system="You are a helpful assistant.",
+    stop_words=["<|im_end|>"],
+    replace_eos=True,
+    reasoning=True,
+)
+_GR4_ASST = ["{{content}}<|end_of_text|>\n"]
+register_template(
+    "granite4",
+    format_user=[_GR.format("user") + "{{content}}<|end_of_text|>\n" + _GR.format("assistant")],
+    format_assistant=_GR4_ASST,
+    format_system=[_GR.format("system") + "{{content}}<|end_of_text|>\n"],
+    format_observation=[_GR.format("tool") + "{{content}}<|end_of_text|>\n<|start_of_role|>assistant\n"],
+    stop_words=["<|end_of_text|>"],
+    default_system="You are Granite, developed by IBM. You are a helpful AI assistant.",
+)
+register_template("index", format_user=["reserved_0{{content}}reserved_1"], format_system=["<unk>{{content}}"],
+                  efficient_eos=True)
