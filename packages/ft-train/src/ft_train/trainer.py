@@ -47,7 +47,8 @@ def build_training_arguments(cfg: Mapping[str, Any]) -> Seq2SeqTrainingArguments
     if kw.get("generation_max_length") is None and cfg.get("cutoff_len"):
         kw["generation_max_length"] = cfg["cutoff_len"]
     if not torch.cuda.is_available():
-        kw.setdefault("use_cpu", True)
+        # accelerate sets up a CPU process group (gloo) under torchrun only with use_cpu
+        kw["use_cpu"] = True
         kw["dataloader_pin_memory"] = False
     return Seq2SeqTrainingArguments(**kw)
 
