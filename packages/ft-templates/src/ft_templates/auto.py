@@ -8,7 +8,8 @@ diffed (LLaMA-Factory's ``parse_template`` idea, done on whole conversations):
   assistant header);
 * system block = the one-exchange prompt minus its user block; when the system text sits inside
   the user block the template folds it into the first user turn (Llama-2/Gemma style);
-* prefix = a BOS that starts the conversation but not each user block;
+* prefix = a BOS that starts the conversation but not each user block, plus fixed text every
+  prompt starts with (``[gMASK]<sop>``);
 * default system = what a prompt without a system message carries in front of the user block;
 * an answer wrapped in ``<think>`` tags marks a reasoning template.
 
@@ -23,7 +24,7 @@ from __future__ import annotations
 from typing import Any
 
 from .registry import build_template
-from .slots import BOS, Slot
+from .slots import BOS, EOS, Slot
 from .template import Template
 
 __all__ = ["template_from_tokenizer"]
@@ -54,6 +55,8 @@ def template_from_tokenizer(tokenizer: Any, name: str = "auto") -> Template:
     try:
         sys_one = _render(tokenizer, [("system", _S), ("user", _U)], True)
     except Exception:  # "System role not supported" (Gemma): fold a system into the user turn
+        sys_one = None
+    if sys_one is not None and _S not in sys_one:  # the template ignores system messages
         sys_one = None
 
     # assistant block: what the answer adds after the generation prompt
@@ -90,12 +93,20 @@ def template_from_tokenizer(tokenizer: Any, name: str = "auto") -> Template:
     prefix = bos if bos and one.startswith(bos) and not user_block.startswith(bos) else ""
     first = one[len(prefix):]
     plain_user = user_block.replace(_U2, _U)
+    # fixed text in front of every conversation (e.g. "[gMASK]<sop>"): what a prompt carries before
+    # its user block whether or not it has a system message
+    extra = ""
+    if sys_one is not None and first != plain_user and first.endswith(plain_user):
+        head = first[: len(first) - len(plain_user)]
+        if sys_one[len(prefix):].startswith(head):
+            extra = head
+    first = first[len(extra):]
 
     default_system = ""
     system_slot = "{{content}}\n\n"
     folded = sys_one is None
     if sys_one is not None:
-        body = sys_one[len(prefix):]
+        body = sys_one[len(prefix) + len(extra):]
         if body.endswith(plain_user) and _S in body[: len(body) - len(plain_user)]:
             system_slot = body[: len(body) - len(plain_user)].replace(_S, "{{content}}")
         elif body.startswith(user_pre) and body.find(_S) < body.find(_U):
@@ -109,17 +120,40 @@ def template_from_tokenizer(tokenizer: Any, name: str = "auto") -> Template:
         if head.startswith(pre) and head.endswith(post):
             default_system = head[len(pre): len(head) - len(post)]
 
-    slots: list[Slot] = [BOS] if prefix else []
+    slots: list[Slot] = ([BOS] if prefix else []) + ([extra] if extra else [])
     return build_template(
         name,
         format_prefix=slots,
-        format_system=[system_slot],
-        format_user=[user_block.replace(_U2, "{{content}}")],
-        format_assistant=[a_pre + "{{content}}" + a_post],
+        format_system=_markers(system_slot, tokenizer),
+        format_user=_markers(user_block.replace(_U2, "{{content}}"), tokenizer),
+        format_assistant=_markers(a_pre + "{{content}}" + a_post, tokenizer),
         default_system=default_system,
         system_in_user=folded,
         reasoning=reasoning,
     )
+
+
+def _markers(text: str, tokenizer: Any) -> list[Slot]:
+    """Split ``text`` into slots, turning the BOS/EOS text into markers where the chat template
+    writes the ``bos_token``/``eos_token`` variables (not the literal token text)."""
+    source = tokenizer.chat_template
+    out: list[Slot] = [text]
+    for token, marker in ((tokenizer.eos_token, EOS), (tokenizer.bos_token, BOS)):
+        if not token or token in source:
+            continue
+        split: list[Slot] = []
+        for part in out:
+            if not isinstance(part, str):
+                split.append(part)
+                continue
+            pieces = part.split(token)
+            for k, piece in enumerate(pieces):
+                if k:
+                    split.append(marker)
+                if piece:
+                    split.append(piece)
+        out = split
+    return out
 
 
 def _snap(text: str, cut: int, tokenizer: Any) -> int:
