@@ -17,17 +17,17 @@ Example:
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from ft_core import get_logger
+from ft_core import ConfigError, get_logger
 
 from .config import ExportConfig, TrainConfig, load_train_config
-from .data import load_data
 from .export import run_export
-from .generate import batch_generate, split_prompt_label
+from .generate import batch_generate
 from .modeling import load_tokenizer_and_template, load_trainable_model
 from .workflow import check_train_config, run_train
 
@@ -39,29 +39,67 @@ def normalize_answer(text: str) -> str:
     return text.strip()
 
 
-def is_correct(prediction: str, reference: str) -> bool:
-    """Whether a generated answer is right: exact match of the trimmed texts (score_answer == 1.0)."""
-    return normalize_answer(prediction) == normalize_answer(reference)
+class Verifier:
+    """Scores answers to held-out rows: reasoning-gym's ``score_answer`` when the row names its task
+    (``rg_dataset``, ``rg_config``, ``rg_entry``) and reasoning-gym is installed, else exact match
+    of the trimmed answer with ``answer`` (the same verdict for tasks with the default scorer)."""
+
+    def __init__(self) -> None:
+        self._tasks: dict[str, Any] = {}
+        try:
+            import reasoning_gym
+        except ImportError:
+            reasoning_gym = None
+        self._rg = reasoning_gym
+        self.name = "reasoning-gym score_answer" if reasoning_gym is not None else "exact match"
+
+    def _task(self, row: dict[str, Any]) -> Any:
+        key = json.dumps([row["rg_dataset"], row["rg_config"]], sort_keys=True)
+        if key not in self._tasks:
+            config = {k: tuple(v) if isinstance(v, list) else v for k, v in row["rg_config"].items()}
+            self._tasks[key] = self._rg.create_dataset(row["rg_dataset"], **config)
+        return self._tasks[key]
+
+    def correct(self, prediction: str, row: dict[str, Any]) -> bool:
+        """Whether ``prediction`` answers ``row`` right (score 1.0)."""
+        if self._rg is not None and "rg_dataset" in row and "rg_entry" in row:
+            return self._task(row).score_answer(answer=normalize_answer(prediction), entry=row["rg_entry"]) >= 1.0
+        reference = row.get("answer", row.get("output", ""))
+        return normalize_answer(prediction) == normalize_answer(str(reference))
 
 
-def heldout_examples(cfg: TrainConfig, tokenizer: Any, template: Any) -> tuple[list[list[int]], list[str]]:
-    """Prompts (token ids) and reference answers of the held-out split (``eval_dataset`` or ``val_size``)."""
-    data = load_data(cfg, "sft", template, tokenizer)
-    if data.eval_dataset is None:
-        raise ValueError("the quickstart config needs 'eval_dataset' (the held-out split)")
-    pairs = [split_prompt_label(r["input_ids"], r["labels"]) for r in data.eval_dataset]
-    refs = [tokenizer.decode(lab, skip_special_tokens=True) for _, lab in pairs]
-    return [p for p, _ in pairs], refs
+def heldout_rows(cfg: TrainConfig) -> list[dict[str, Any]]:
+    """Raw rows of the held-out split: the first ``eval_dataset`` of the config (a JSON/JSONL file)."""
+    import ft_data
+
+    if not cfg.eval_dataset:
+        raise ConfigError("the quickstart config needs 'eval_dataset' (the held-out split)")
+    entry = ft_data.get_dataset_entry(cfg.eval_dataset[0], cfg.dataset_dir)
+    path = Path(cfg.dataset_dir) / str(entry.file_name)
+    text = path.read_text(encoding="utf-8")
+    rows = [json.loads(line) for line in text.splitlines() if line.strip()] if path.suffix == ".jsonl" \
+        else json.loads(text)
+    return rows[: cfg.max_samples] if cfg.max_samples else rows
 
 
-def accuracy(model: Any, tokenizer: Any, template: Any, prompts: Sequence[Sequence[int]], refs: Sequence[str],
-             cfg: TrainConfig) -> tuple[float, list[str]]:
-    """Fraction of held-out problems answered right with greedy decoding; also the predictions."""
+def encode_prompts(rows: Sequence[dict[str, Any]], tokenizer: Any, template: Any) -> list[list[int]]:
+    """Generation prompts of alpaca rows, encoded with the training template (instruction + input)."""
+    prompts = []
+    for row in rows:
+        content = "\n".join(p for p in (row.get("instruction", ""), row.get("input", "")) if p)
+        ids, _ = template.encode_oneturn(tokenizer, [{"role": "user", "content": content},
+                                                     {"role": "assistant", "content": ""}])
+        prompts.append(ids)
+    return prompts
+
+
+def accuracy(model: Any, tokenizer: Any, template: Any, prompts: Sequence[Sequence[int]],
+             rows: Sequence[dict[str, Any]], verifier: Verifier, cfg: TrainConfig) -> tuple[list[bool], list[str]]:
+    """Per held-out problem, whether the greedy answer is right; also the predictions."""
     gen = {"do_sample": False, "max_new_tokens": cfg.max_new_tokens}
     preds = batch_generate(model, tokenizer, prompts, gen, batch_size=cfg.per_device_eval_batch_size,
                            stop_token_ids=template.get_stop_token_ids(tokenizer))
-    right = sum(is_correct(p, r) for p, r in zip(preds, refs, strict=True))
-    return right / max(len(refs), 1), preds
+    return [verifier.correct(p, r) for p, r in zip(preds, rows, strict=True)], preds
 
 
 def run_quickstart(config: str | Path = "docs/examples/quickstart.yaml", overrides: Sequence[str] = ()) -> int:
@@ -70,10 +108,12 @@ def run_quickstart(config: str | Path = "docs/examples/quickstart.yaml", overrid
     cfg = load_train_config(config, overrides)
     check_train_config(cfg)
     tokenizer, template = load_tokenizer_and_template(cfg)
-    prompts, refs = heldout_examples(cfg, tokenizer, template)
-    log.info("scoring the base model on %d held-out problems", len(refs))
+    rows = heldout_rows(cfg)
+    prompts = encode_prompts(rows, tokenizer, template)
+    verifier = Verifier()
+    log.info("scoring the base model on %d held-out problems (%s)", len(rows), verifier.name)
     base = load_trainable_model(cfg, is_trainable=False)
-    before, before_preds = accuracy(base, tokenizer, template, prompts, refs, cfg)
+    before, before_preds = accuracy(base, tokenizer, template, prompts, rows, verifier, cfg)
     del base
     t_train = time.perf_counter()
     metrics = run_train(cfg)
@@ -81,36 +121,48 @@ def run_quickstart(config: str | Path = "docs/examples/quickstart.yaml", overrid
     out = Path(str(cfg.output_dir))
     tuned_cfg = cfg.model_copy(update={"adapter_name_or_path": [str(out)]})
     tuned = load_trainable_model(tuned_cfg, is_trainable=False)
-    after, after_preds = accuracy(tuned, tokenizer, template, prompts, refs, cfg)
+    after, after_preds = accuracy(tuned, tokenizer, template, prompts, rows, verifier, cfg)
     del tuned
     merged = run_export(ExportConfig(model_name_or_path=cfg.model_name_or_path, adapter_name_or_path=[str(out)],
                                      template=cfg.template, export_dir=f"{out}-merged", export_size=1,
                                      overwrite_output_dir=True))
     total_s = time.perf_counter() - t0
-    _report(cfg, len(refs), before, after, before_preds, after_preds, refs, prompts, tokenizer, metrics,
+    refs = [str(r.get("answer", r.get("output", ""))) for r in rows]
+    _report(cfg, len(rows), before, after, before_preds, after_preds, refs, rows, verifier, metrics,
             train_s, total_s, out, merged)
     return 0
 
 
-def _report(cfg: TrainConfig, n: int, before: float, after: float, before_preds: list[str], after_preds: list[str],
-            refs: Sequence[str], prompts: Sequence[Sequence[int]], tokenizer: Any, metrics: dict[str, Any],
+def _report(cfg: TrainConfig, n: int, before: list[bool], after: list[bool], before_preds: list[str],
+            after_preds: list[str],
+            refs: Sequence[str], rows: Sequence[dict[str, Any]], verifier: Verifier, metrics: dict[str, Any],
             train_s: float, total_s: float, out: Path, merged: Path) -> None:
     from rich.console import Console
     from rich.table import Table
 
     console = Console(highlight=False)
-    table = Table(title=f"held-out accuracy ({n} problems, answers checked by the verifier)")
+    table = Table(title=f"held-out accuracy: {n} problems of {cfg.eval_dataset[0]}, checked by {verifier.name}")
+    groups = sorted({str(r.get("rg_dataset", "all")) for r in rows})
     table.add_column("model")
-    table.add_column("correct", justify="right")
-    table.add_column("accuracy", justify="right")
-    table.add_row("SmolLM2-135M-Instruct (base)", f"{round(before * n)}/{n}", f"{100 * before:.1f}%")
-    table.add_row(f"+ LoRA ({cfg.max_steps if cfg.max_steps > 0 else cfg.num_train_epochs} "
-                  f"{'steps' if cfg.max_steps > 0 else 'epochs'})", f"{round(after * n)}/{n}", f"{100 * after:.1f}%")
+    for group in groups:
+        table.add_column(group, justify="right")
+    if len(groups) > 1:
+        table.add_column("all", justify="right")
+
+    def cells(correct: list[bool]) -> list[str]:
+        out = []
+        for group in [*groups, *(["*"] if len(groups) > 1 else [])]:
+            picked = [c for c, r in zip(correct, rows, strict=True) if group in ("*", str(r.get("rg_dataset", "all")))]
+            out.append(f"{sum(picked)}/{len(picked)} = {100 * sum(picked) / max(len(picked), 1):.1f}%")
+        return out
+
+    steps = f"{cfg.max_steps} steps" if cfg.max_steps > 0 else f"{cfg.num_train_epochs:g} epochs"
+    table.add_row(f"{cfg.model_name_or_path} (base)", *cells(before))
+    table.add_row(f"+ LoRA r={cfg.lora_rank}, {steps}", *cells(after))
     console.print(table)
-    example = 0
-    question = tokenizer.decode(prompts[example], skip_special_tokens=True).strip().splitlines()[-2:]
-    console.print(f"example: {' '.join(question)!r}\n  reference {refs[example]!r} | before "
-                  f"{before_preds[example][:60]!r} | after {after_preds[example][:60]!r}")
+    for i in range(min(3, n)):
+        console.print(f"  {rows[i].get('instruction', '')[:50]!r}: answer {refs[i]!r}, "
+                      f"before {before_preds[i][:40]!r}, after {after_preds[i][:40]!r}")
     loss = metrics.get("train_loss")
     console.print(f"training: {train_s:.0f} s, final train_loss {loss:.3f}" if loss is not None else
                   f"training: {train_s:.0f} s")
