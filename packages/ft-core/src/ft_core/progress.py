@@ -14,16 +14,6 @@ import time
 from collections.abc import Iterable, Iterator
 from typing import TypeVar
 
-from rich.logging import RichHandler
-from rich.progress import (
-    BarColumn,
-    MofNCompleteColumn,
-    Progress,
-    TextColumn,
-    TimeElapsedColumn,
-    TimeRemainingColumn,
-)
-
 T = TypeVar("T")
 _CONFIGURED = False
 
@@ -40,6 +30,8 @@ def get_logger(name: str) -> logging.Logger:
         root = logging.getLogger("ft")
         if not root.handlers:
             if is_interactive():
+                from rich.logging import RichHandler  # rich only on a terminal: it costs ~0.3 s to import
+
                 handler: logging.Handler = RichHandler(show_path=False, rich_tracebacks=False)
                 handler.setFormatter(logging.Formatter("%(message)s"))
             else:
@@ -59,6 +51,15 @@ def progress(items: Iterable[T], total: int | None = None, description: str = "w
     if total is None and hasattr(items, "__len__"):
         total = len(items)  # type: ignore[arg-type]
     if is_interactive():
+        from rich.progress import (
+            BarColumn,
+            MofNCompleteColumn,
+            Progress,
+            TextColumn,
+            TimeElapsedColumn,
+            TimeRemainingColumn,
+        )
+
         columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
                    TimeElapsedColumn(), TextColumn("eta"), TimeRemainingColumn())
         with Progress(*columns, transient=False) as bar:
