@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 import torch
 
 from . import ops
+from .ops.keep import Keep
 from .ops.sparsegpt import HessianStats
 
 
@@ -50,16 +51,36 @@ class TensorJob:
     densities: list[float]
     hessians: list[HessianStats | None] | None = None
     fallbacks: set[str] = field(default_factory=set)
+    memo: dict[tuple[object, ...], object] = field(default_factory=dict)
 
     def dense_deltas(self) -> list[torch.Tensor]:
-        zero = None
-        out = []
-        for d in self.deltas:
-            if d is None:
-                zero = torch.zeros_like(self.base) if zero is None else zero
-                d = zero
-            out.append(d)
-        return out
+        """δᵢ with zeros for inputs that do not touch this tensor (one shared zero tensor)."""
+        if "dense" not in self.memo:
+            zero = None
+            out = []
+            for d in self.deltas:
+                if d is None:
+                    zero = torch.zeros_like(self.base) if zero is None else zero
+                    d = zero
+                out.append(d)
+            self.memo["dense"] = out  # type: ignore[index]
+        return self.memo["dense"]  # type: ignore[index,return-value]
+
+
+    def magnitude_keep(self, i: int) -> Keep:
+        """Magnitude trim of δᵢ at its density, computed once per tensor for all methods."""
+        key = ("magnitude", i)
+        if key not in self.memo:
+            self.memo[key] = ops.magnitude_keep(self.dense_deltas()[i], self.densities[i])
+        return self.memo[key]  # type: ignore[return-value]
+
+    def dare_keep(self, i: int, p: MethodParams) -> Keep:
+        """DARE mask of δᵢ (seeded by run seed, i and the tensor name), shared by DARE methods."""
+        key = ("dare", i)
+        if key not in self.memo:
+            gen = ops.mask_generator(p.seed, i, self.name)
+            self.memo[key] = ops.dare_keep(self.base.shape, self.densities[i], gen)
+        return self.memo[key]  # type: ignore[return-value]
 
 
 MethodFn = Callable[[TensorJob, MethodParams], torch.Tensor]
@@ -128,63 +149,69 @@ def _task_arithmetic(job: TensorJob, p: MethodParams) -> torch.Tensor:
 
 @register("ties", "TIES: magnitude trim, sign election, disjoint mean, λ (seed: ties_magnitude)")
 def _ties(job: TensorJob, p: MethodParams) -> torch.Tensor:
-    tau = ops.ties(job.dense_deltas(), job.weights, job.densities, 1.0, p.elect_on, normalize=_norm(p, True))
+    keeps = [job.magnitude_keep(i) for i in range(len(job.deltas))]
+    tau = ops.ties(job.dense_deltas(), job.weights, job.densities, 1.0, p.elect_on, normalize=_norm(p, True),
+                   keeps=keeps)
     return _finish(job, tau, p)
 
 
-def _dare_deltas(job: TensorJob, p: MethodParams) -> list[torch.Tensor]:
+def _dare_inputs(job: TensorJob, p: MethodParams) -> tuple[list[torch.Tensor], list[Keep] | None]:
+    if p.dare_rescale == "exact":
+        return job.dense_deltas(), [job.dare_keep(i, p) for i in range(len(job.deltas))]
     out = []
     for i, (d, dens) in enumerate(zip(job.dense_deltas(), job.densities, strict=True)):
         out.append(ops.dare(d, dens, ops.mask_generator(p.seed, i, job.name), p.dare_rescale))
-    return out
+    return out, None
 
 
 @register("dare_linear", "DARE drop-and-rescale then θ₀ + λ·Σwᵢδ̂ᵢ (seed: dare_random)")
 def _dare_linear(job: TensorJob, p: MethodParams) -> torch.Tensor:
-    return _finish(job, ops.weighted_sum(_dare_deltas(job, p), job.weights, _norm(p, False)), p)
+    deltas, keeps = _dare_inputs(job, p)
+    return _finish(job, ops.weighted_sum(deltas, job.weights, _norm(p, False), keeps=keeps), p)
 
 
 @register("dare_ties", "DARE drop-and-rescale, sign election, disjoint sum, λ")
 def _dare_ties(job: TensorJob, p: MethodParams) -> torch.Tensor:
-    tau = ops.elect_and_merge(_dare_deltas(job, p), job.weights, _norm(p, False), p.elect_on)
-    return _finish(job, tau, p)
+    deltas, keeps = _dare_inputs(job, p)
+    return _finish(job, ops.elect_and_merge(deltas, job.weights, _norm(p, False), p.elect_on, keeps=keeps), p)
 
 
-def sparsegpt_masks(job: TensorJob, p: MethodParams) -> tuple[list[torch.Tensor], list[torch.Tensor]]:
-    """Per-model keep masks by saliency (magnitude where a tensor has no Hessian) and the deltas,
+def sparsegpt_keeps(job: TensorJob, p: MethodParams) -> tuple[list[Keep], list[torch.Tensor]]:
+    """Per-model keeps by saliency (magnitude where a tensor has no Hessian) and the deltas,
     OBS-updated when ``sparsegpt_update``."""
-    masks, deltas = [], []
+    keeps, deltas = [], []
     for i, (d, dens) in enumerate(zip(job.dense_deltas(), job.densities, strict=True)):
         stats = job.hessians[i] if job.hessians else None
         if stats is None or d.dim() != 2:
             job.fallbacks.add(job.name)
-            masks.append(ops.magnitude_mask(d, dens))
+            keeps.append(job.magnitude_keep(i))
             deltas.append(d)
             continue
         m = ops.saliency_mask(d, stats, dens, p.saliency, p.selection)
         if p.sparsegpt_update and stats.H is not None:
             d = ops.obs_update(d, m, ops.obs_factor(stats.H, p.percdamp))
-        masks.append(m)
+        keeps.append(Keep(mask=m.view(-1)))
         deltas.append(d)
-    return masks, deltas
+    return keeps, deltas
 
 
 @register("ties_sparsegpt", "TIES whose trim keeps the top-k by SparseGPT/OBS saliency", needs="diag")
 def _ties_sparsegpt(job: TensorJob, p: MethodParams) -> torch.Tensor:
-    masks, deltas = sparsegpt_masks(job, p)
-    tau = ops.ties(deltas, job.weights, job.densities, 1.0, p.elect_on, masks=masks, normalize=_norm(p, True))
+    keeps, deltas = sparsegpt_keeps(job, p)
+    tau = ops.ties(deltas, job.weights, job.densities, 1.0, p.elect_on, normalize=_norm(p, True), keeps=keeps)
     return _finish(job, tau, p)
 
 
 @register("dare_sparsegpt", "experimental (seed's DARE-SparseGPT): saliency mask, rescale 1/d, sum",
           needs="diag")
 def _dare_sparsegpt(job: TensorJob, p: MethodParams) -> torch.Tensor:
-    masks, deltas = sparsegpt_masks(job, p)
-    kept = []
-    for m, d in zip(masks, deltas, strict=True):
+    keeps, deltas = sparsegpt_keeps(job, p)
+    scaled = []
+    for k, d in zip(keeps, deltas, strict=True):
+        m = k.to_mask(d.numel(), d.reshape(-1))
         frac = float(m.sum()) / max(m.numel(), 1)
-        kept.append(torch.where(m, d, 0.0).mul_(1.0 / frac if frac > 0 else 0.0))
-    return _finish(job, ops.weighted_sum(kept, job.weights, _norm(p, False)), p)
+        scaled.append(Keep(mask=m, scale=1.0 / frac if frac > 0 else 0.0))
+    return _finish(job, ops.weighted_sum(deltas, job.weights, _norm(p, False), keeps=scaled), p)
 
 
 @register("breadcrumbs", "drop the top γ and the bottom of |δ|, keep density, then θ₀ + λ·Σwᵢδ̂ᵢ")

@@ -4,6 +4,7 @@ Usable without any model: ``from ft_merge import ops; ops.ties([d1, d2], [1, 1],
 """
 
 from .combine import elect_and_merge, linear, slerp, ties, weighted_sum
+from .keep import CHUNK, Keep, magnitude_keep
 from .lora import lora_delta, lora_scale
 from .regmean import reduce_off_diagonal, regmean
 from .select import keep_count, kth_largest, topk_mask, topk_mask_blocks, topk_mask_rows
@@ -23,18 +24,53 @@ from .sparsegpt import (
 from .sparsify import (
     breadcrumbs,
     dare,
+    dare_keep,
     dare_mask,
     della,
     della_probabilities,
     magnitude_mask,
     mask_generator,
     trim_magnitude,
+    uniform16,
 )
 
 __all__ = [
-    "SALIENCIES", "SELECTIONS", "HessianAccumulator", "HessianStats", "breadcrumbs", "damped", "dare",
-    "dare_mask", "della", "della_probabilities", "elect_and_merge", "hessian_stats", "inverse",
-    "keep_count", "kth_largest", "linear", "lora_delta", "lora_scale", "magnitude_mask", "mask_generator",
-    "obs_factor", "obs_update", "reduce_off_diagonal", "regmean", "saliency", "saliency_mask", "slerp",
-    "ties", "topk_mask", "topk_mask_blocks", "topk_mask_rows", "trim_magnitude", "weighted_sum",
+    "CHUNK",
+    "SALIENCIES",
+    "SELECTIONS",
+    "HessianAccumulator",
+    "HessianStats",
+    "Keep",
+    "breadcrumbs",
+    "damped",
+    "dare",
+    "dare_keep",
+    "dare_mask",
+    "della",
+    "della_probabilities",
+    "elect_and_merge",
+    "hessian_stats",
+    "inverse",
+    "keep_count",
+    "kth_largest",
+    "linear",
+    "lora_delta",
+    "lora_scale",
+    "magnitude_keep",
+    "magnitude_mask",
+    "mask_generator",
+    "obs_factor",
+    "obs_update",
+    "reduce_off_diagonal",
+    "regmean",
+    "saliency",
+    "saliency_mask",
+    "slerp",
+    "ties",
+    "topk_mask",
+    "topk_mask_blocks",
+    "topk_mask_rows",
+    "trim_magnitude",
+    "uniform16",
+    "weighted_sum",
 ]
