@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import shutil
 import statistics
@@ -32,20 +33,25 @@ LAYER_BYTES = 3 * EXPERTS * HIDDEN * INTER * 2  # bf16 expert weights of one lay
 CONVERTER = "from ft_moe_convert.cli import main; main()"
 
 
-def timed(cmd: list[str]) -> tuple[float, float]:
-    """Wall seconds and peak RSS (MB) of ``cmd`` run as a child under /usr/bin/time."""
-    subprocess.run(["sync"], check=True)  # earlier writes are flushed outside the timed region
+def timed(cmd: list[str]) -> tuple[float, float, float]:
+    """Wall seconds of ``cmd``, wall seconds of ``cmd`` + ``sync`` (data on disk) and peak RSS (MB).
+
+    ``cmd`` runs as a child under /usr/bin/time; earlier writes are synced outside the timed region.
+    """
+    subprocess.run(["sync"], check=True)
     start = time.perf_counter()
     proc = subprocess.run(["/usr/bin/time", "-f", "%M", *cmd], capture_output=True, text=True)
     wall = time.perf_counter() - start
+    subprocess.run(["sync"], check=True)
+    wall_sync = time.perf_counter() - start
     if proc.returncode != 0:
         raise SystemExit(f"{cmd[0]} failed: {proc.stderr[-2000:]}")
     rss_kb = int(proc.stderr.strip().splitlines()[-1])
-    return wall, rss_kb / 1024
+    return wall, wall_sync, rss_kb / 1024
 
 
 def run_size(root: Path, gb: float, repeat: int, do_verify: bool) -> dict:
-    layers = max(1, round(gb * 1e9 / LAYER_BYTES))
+    layers = max(1, math.ceil(gb * 1e9 / LAYER_BYTES))
     src = root / f"in-{gb}gb"
     t0 = time.perf_counter()
     write_synthetic_moe(src, layers=layers, experts=EXPERTS, hidden=HIDDEN, inter=INTER, shard_bytes=10**9,
@@ -53,7 +59,7 @@ def run_size(root: Path, gb: float, repeat: int, do_verify: bool) -> dict:
     size = sum(p.stat().st_size for p in src.iterdir())
     print(f"wrote {size / 1e9:.2f} GB in {len(list(src.glob('*.safetensors')))} shards "
           f"({time.perf_counter() - t0:.1f}s)", file=sys.stderr)
-    results: dict[str, list[tuple[float, float]]] = {"cp": [], "merge": [], "split": []}
+    results: dict[str, list[tuple[float, float, float]]] = {"cp": [], "merge": [], "split": []}
     merged, back, copy = root / "merged", root / "split", root / "copy"
     commands = {
         "cp": ["cp", "-r", str(src), str(copy)],
@@ -70,7 +76,7 @@ def run_size(root: Path, gb: float, repeat: int, do_verify: bool) -> dict:
                 shutil.rmtree(back, ignore_errors=True)
             results[name].append(timed(commands[name]))
             shutil.rmtree(copy, ignore_errors=True)  # less page-cache pressure for the next command
-        print({k: v[-1] for k, v in results.items()}, file=sys.stderr)
+        print({k: [round(x, 2) for x in v[-1]] for k, v in results.items()}, file=sys.stderr)
     verified = None
     if do_verify:
         from ft_moe_convert import verify
@@ -78,25 +84,33 @@ def run_size(root: Path, gb: float, repeat: int, do_verify: bool) -> dict:
         verified = verify(src, back).identical and verify(src, merged).identical
     for path in (src, merged, back):
         shutil.rmtree(path, ignore_errors=True)
-    best = {k: min(v) for k, v in results.items()}
+    best = {k: min(w for w, _, _ in v) for k, v in results.items()}
+    best_sync = {k: min(ws for _, ws, _ in v) for k, v in results.items()}
     return {
         "gb": round(size / 1e9, 3), "layers": layers, "experts": EXPERTS,
-        "cp_s": round(best["cp"][0], 2), "merge_s": round(best["merge"][0], 2), "split_s": round(best["split"][0], 2),
-        "merge_vs_cp": round(best["merge"][0] / best["cp"][0], 3),
-        "split_vs_cp": round(best["split"][0] / best["cp"][0], 3),
+        "cp_s": round(best["cp"], 2), "merge_s": round(best["merge"], 2), "split_s": round(best["split"], 2),
+        "merge_vs_cp": round(best["merge"] / best["cp"], 3), "split_vs_cp": round(best["split"] / best["cp"], 3),
         # Each round's own ratio (same moment, same load), then the median over rounds.
-        "merge_vs_cp_paired_median": _paired(results, "merge"),
-        "split_vs_cp_paired_median": _paired(results, "split"),
-        "merge_peak_rss_mb": round(max(r for _, r in results["merge"]), 1),
-        "split_peak_rss_mb": round(max(r for _, r in results["split"]), 1),
-        "cp_peak_rss_mb": round(max(r for _, r in results["cp"]), 1),
-        "all_s": {k: [round(w, 2) for w, _ in v] for k, v in results.items()},
+        "merge_vs_cp_paired_median": _paired(results, "merge", 0),
+        "split_vs_cp_paired_median": _paired(results, "split", 0),
+        # The same with the data flushed to disk (command + sync): what the disk really had to do.
+        "cp_sync_s": round(best_sync["cp"], 2), "merge_sync_s": round(best_sync["merge"], 2),
+        "split_sync_s": round(best_sync["split"], 2),
+        "merge_vs_cp_sync": round(best_sync["merge"] / best_sync["cp"], 3),
+        "split_vs_cp_sync": round(best_sync["split"] / best_sync["cp"], 3),
+        "merge_vs_cp_sync_paired_median": _paired(results, "merge", 1),
+        "split_vs_cp_sync_paired_median": _paired(results, "split", 1),
+        "merge_peak_rss_mb": round(max(r for _, _, r in results["merge"]), 1),
+        "split_peak_rss_mb": round(max(r for _, _, r in results["split"]), 1),
+        "cp_peak_rss_mb": round(max(r for _, _, r in results["cp"]), 1),
+        "all_s": {k: [round(w, 2) for w, _, _ in v] for k, v in results.items()},
+        "all_sync_s": {k: [round(ws, 2) for _, ws, _ in v] for k, v in results.items()},
         "verified_identical": verified,
     }
 
 
-def _paired(results: dict[str, list[tuple[float, float]]], name: str) -> float:
-    ratios = [w / c for (w, _), (c, _) in zip(results[name], results["cp"])]
+def _paired(results: dict[str, list[tuple[float, float, float]]], name: str, field: int) -> float:
+    ratios = [run[field] / cp[field] for run, cp in zip(results[name], results["cp"])]
     return round(statistics.median(ratios), 3)
 
 
@@ -117,7 +131,7 @@ def main() -> None:
     out = {"bench": "moe_convert", "cpus": os.cpu_count(), "note": "machine shared with other jobs", **main_run}
     if small is not None:
         out["small"] = {k: small[k] for k in ("gb", "merge_s", "split_s", "cp_s", "merge_vs_cp", "split_vs_cp",
-                                                "merge_peak_rss_mb",
+                                                "merge_vs_cp_sync", "split_vs_cp_sync", "merge_peak_rss_mb",
                                                 "split_peak_rss_mb", "verified_identical")}
     print(json.dumps(out))
 
