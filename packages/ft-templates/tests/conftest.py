@@ -42,13 +42,17 @@ def char_tok() -> CharTokenizer:
 
 @pytest.fixture(scope="session")
 def smollm2_tokenizer():
-    """The real SmolLM2 tokenizer: ft-testing's tiny checkpoint when it exists, else from the GGUF."""
-    from transformers import AutoTokenizer
+    """The real SmolLM2 tokenizer: ft-testing's tiny checkpoint when it exists, else from the GGUF.
+
+    Loaded as a plain fast tokenizer: AutoTokenizer would read the model config and import torch,
+    which costs seconds and is not needed to tokenize or render chat templates.
+    """
+    from transformers import AutoTokenizer, PreTrainedTokenizerFast
 
     try:
         from ft_testing.models import tiny_llama_dir
 
-        return AutoTokenizer.from_pretrained(tiny_llama_dir())
+        return PreTrainedTokenizerFast.from_pretrained(tiny_llama_dir())
     except (ImportError, AttributeError):
         import importlib.metadata
         import os
