@@ -87,6 +87,8 @@ def _read_file(path: Path, file_index: int, raw: RawData, report: ValidationRepo
     try:
         if ext in ("json", "jsonl"):
             rows = _json_rows(path, ext, file_index, report)
+        elif ext == "csv":
+            rows = _csv_rows(path)
         elif ext == "txt":
             rows = _text_rows(path)
         else:
@@ -141,15 +143,19 @@ def _text_rows(path: Path) -> Iterator[tuple[int, dict[str, str]]]:
                 yield number, {"text": line}
 
 
+def _csv_rows(path: Path) -> Iterator[tuple[int, dict[str, str]]]:
+    # Cells stay text (a numeric answer "4" is a string answer), unlike type-inferring CSV readers.
+    import csv
+
+    with path.open(newline="", encoding="utf-8") as handle:
+        yield from enumerate(csv.DictReader(handle), start=1)
+
+
 def _arrow_rows(path: Path, ext: str) -> Iterator[tuple[int, dict[str, Any]]]:
     import pyarrow as pa
 
     try:
-        if ext == "csv":
-            from pyarrow import csv
-
-            table = csv.read_csv(path)
-        elif ext == "parquet":
+        if ext == "parquet":
             from pyarrow import parquet
 
             table = parquet.read_table(path)
