@@ -5,11 +5,11 @@ from __future__ import annotations
 import json
 
 import pytest
-from ft_testing.data import write_dataset
 
 from ft_core import ConfigError
 from ft_data import DataArgs, get_dataset
 from ft_data.mixing import mix, resample, split
+from ft_testing.data import write_dataset
 
 ROWS = [{"instruction": f"Calculate {i} + 1.", "input": "", "output": str(i + 1)} for i in range(10)]
 

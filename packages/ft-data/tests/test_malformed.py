@@ -6,13 +6,13 @@ from __future__ import annotations
 import json
 
 import pytest
-from ft_testing.data import write_dataset
 
 from ft_core import ConfigError, DataError
 from ft_data import get_dataset
 from ft_data import report as R
 from ft_data.cli import cli
 from ft_data.inspect import validate_dataset
+from ft_testing.data import write_dataset
 
 GOOD_A = {"instruction": "2+2?", "input": "", "output": "4"}
 CONV = [{"from": "human", "value": "hi"}, {"from": "gpt", "value": "hello"}]

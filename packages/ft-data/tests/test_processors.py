@@ -90,7 +90,7 @@ def test_packing_and_neat_packing(smol):
     assert sum(len(x) for x in packed["input_ids"]) == sum(lengths)
     assert all(len(x) <= cutoff for x in packed["input_ids"])
     assert set(t for m in packed["attention_mask"] for t in m) == {1}
-    for ids, mask, pos in zip(neat["input_ids"], neat["attention_mask"], neat["position_ids"]):
+    for mask, pos in zip(neat["attention_mask"], neat["position_ids"]):
         # positions restart at 0 exactly where the sequence index changes
         starts = [i for i, p in enumerate(pos) if p == 0]
         assert starts == [0] + [i for i in range(1, len(mask)) if mask[i] != mask[i - 1]]
