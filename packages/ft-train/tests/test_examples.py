@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+
 from ft_train import load_export_config, load_train_config, run_train
 from ft_train.validation import Runtime, validate_train_args
 

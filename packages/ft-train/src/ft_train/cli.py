@@ -44,7 +44,7 @@ def _export(args: argparse.Namespace) -> int:
 def _quickstart(args: argparse.Namespace) -> int:
     from .quickstart import run_quickstart
 
-    return run_quickstart(args.config, args.overrides)
+    return run_quickstart(args.config, args.overrides, heldout=args.heldout or None)
 
 
 train_command = Command(
@@ -61,7 +61,9 @@ export_command = Command(
 quickstart_command = Command(
     "quickstart", "LoRA-tune the built-in SmolLM2-135M-Instruct on a verifiable task and show accuracy "
                   "before and after (CPU, a few minutes).", _quickstart,
-    arguments=[Arg("--config", default="docs/examples/quickstart.yaml", help="quickstart YAML"), _OVERRIDES],
+    arguments=[Arg("--config", default="docs/examples/quickstart.yaml", help="quickstart YAML"),
+               Arg("--heldout", type=int, default=100, help="held-out problems to score (0: all; default 100, "
+                                                              "the arithmetic ones)"), _OVERRIDES],
     example="ft quickstart")
 
 cli = Group("ft-train", "Training stages (pt, sft), checkpoints and resume, evaluation and export.",

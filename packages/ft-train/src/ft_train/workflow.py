@@ -74,7 +74,7 @@ def run_train(cfg: TrainConfig, runtime: Runtime | None = None) -> dict[str, Any
     data = load_data(cfg, stage.data_stage, template, tokenizer)
     set_seed(cfg.seed)  # adapter initialisation does not depend on how much data loading consumed
     model = load_trainable_model(cfg, is_trainable=cfg.do_train)
-    args = build_training_arguments(cfg.model_dump())
+    args = build_training_arguments(cfg.model_dump(), explicit=cfg.model_fields_set)
     compute_metrics = preprocess = None
     if cfg.compute_accuracy:
         compute_metrics, preprocess = token_accuracy_metrics()
