@@ -157,8 +157,9 @@ def build_sft(input: str | Path, save_path: str | Path, *, setting: str = "perf"
     ``setting``: perf | judge | hybrid | baseline; ``k``: candidates per query (> 0);
     ``small``: keep only the spec's small models; ``models``: a models file or names instead
     (implies a restricted pool); ``legacy_blocks``: fixed 40-row blocks and the reference's cell
-    typing, for byte-compatible output; ``low_memory``: read the log twice (small columns, then
-    the texts of the selected rows only) instead of once; default: only for logs over 1 GiB.
+    typing, for byte-compatible output; ``low_memory``: stream the log twice (small columns of every row, then
+    the texts of the selected rows only) instead of scanning it once: bounded memory, about
+    twice the time; default: only for logs over 1 GiB.
     Nothing is written when the input is bad.
     """
     check_build_args(setting, k, save_path)
@@ -189,7 +190,7 @@ def build_sft(input: str | Path, save_path: str | Path, *, setting: str = "perf"
     if low_memory is None:
         low_memory = source.path.stat().st_size > LOW_MEMORY_BYTES
     if low_memory:
-        frame = source.collect(scan, derived, drop=list(TEXT_COLUMNS))
+        frame = source.collect(scan, derived, drop=list(TEXT_COLUMNS), streamed=True)
     else:
         frame = source.collect(scan, [*derived, _prune_response()])
     rows1 = frame.get_column(ROW) + 2  # file line of a CSV row (header is line 1)

@@ -79,7 +79,7 @@ def generate_test_set(input: str | Path, save_path: str | Path, *, legacy_blocks
     optional = [c for c in ("task_id", "llm") if c in source.columns]
     derived = [e for c in ("query", "ground_truth") for e in flag_exprs(c)] if legacy_blocks else [
         group_key_expr("task_id" in optional)]
-    frame = source.collect([*needed, *optional], derived, drop=["query", "ground_truth"])
+    frame = source.collect([*needed, *optional], derived, drop=["query", "ground_truth"], streamed=True)
     first = _first_rows(frame, legacy_blocks)
     texts = source.fetch(first.get_column(RAW), ["query", "ground_truth"])
     rows = first.join(texts, on=RAW, how="left").sort(ROW)
