@@ -98,3 +98,19 @@ def test_skip_errors(tmp_path):
     assert counted.domains["code"]["score"] == 0.5
     skipped = score_predictions(preds, data, skip_errors=True)
     assert "human_eval" not in skipped.tasks and skipped.domains["code"]["score"] == 1.0
+
+
+def test_test_gen_bad_inputs(test_log, tmp_path, log_helpers, capsys):
+    afile = tmp_path / "afile"
+    afile.write_text("x")
+    missing = log_helpers["write_csv"](tmp_path / "m.csv", log_helpers["block"]("natural_qa", "q", "a"),
+                                       columns=("task_name", "query", "llm"))
+    empty = tmp_path / "e.csv"
+    empty.write_text("")
+    for argv in (["--input", str(test_log), "--save-path", str(afile)],
+                 ["--input", str(missing), "--save-path", str(tmp_path / "o")],
+                 ["--input", str(empty), "--save-path", str(tmp_path / "o")]):
+        assert cli.main(["test-gen", *argv]) == 2
+        err = capsys.readouterr().err.strip()
+        assert err.startswith("error: ") and len(err.splitlines()) == 1
+    assert not (tmp_path / "o").exists()
