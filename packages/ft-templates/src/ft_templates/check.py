@@ -133,8 +133,7 @@ def compare(template: Template, tokenizer: Any, cases: Sequence[Case] | None = N
             results.append(CaseResult(case.name, None, None, f"reference: {exc}"))
             continue
         try:
-            ours = template.render(case.messages, case.system, case.tools, add_generation_prompt=True,
-                                   bos=bos, eos=eos)
+            ours = template.render(case.messages, case.system, case.tools, bos=bos, eos=eos)
         except ValueError as exc:
             results.append(CaseResult(case.name, None, theirs, f"template: {exc}"))
             continue

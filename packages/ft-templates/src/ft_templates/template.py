@@ -9,7 +9,7 @@ Example:
     >>> t = get_template("qwen")
     >>> prompt, response = t.encode_oneturn(tok, [{"role": "user", "content": "hi"},
     ...                                         {"role": "assistant", "content": "hello"}])
-    >>> t.render([{"role": "user", "content": "hi"}], add_generation_prompt=True)
+    >>> t.render([{"role": "user", "content": "hi"}])
     '<|im_start|>system\\nYou are Qwen, ...<|im_end|>\\n<|im_start|>user\\nhi<|im_end|>\\n<|im_start|>assistant\\n'
 """
 
@@ -239,26 +239,24 @@ class Template:
         return [(texts[i], texts[i + 1]) for i in range(0, len(texts), 2)]
 
     def render(self, messages: Sequence[Message], system: str | None = None, tools: str | list | None = None,
-               *, add_generation_prompt: bool = False, tokenizer: Any = None,
-               bos: str | None = None, eos: str | None = None) -> str:
+               *, tokenizer: Any = None, bos: str | None = None, eos: str | None = None) -> str:
         """The text this template produces for a conversation (inference semantics).
 
-        A conversation ending with a user-side turn gets the generation prompt when
-        ``add_generation_prompt``; one ending with an answer is rendered whole. History CoT
-        follows the one-turn rules (dropped unless ``preserve_thinking``). BOS/EOS text comes from
-        ``tokenizer`` or from ``bos``/``eos``.
+        A conversation ending with a user-side turn renders as a generation prompt (the user slot
+        opens the assistant header, as in LLaMA-Factory; equal to ``apply_chat_template(...,
+        add_generation_prompt=True)`` of the family); one ending with an answer is rendered whole.
+        History CoT follows the one-turn rules (dropped unless ``preserve_thinking``). BOS/EOS
+        text comes from ``tokenizer`` or from ``bos``/``eos``.
         """
         if tokenizer is not None:
             bos = bos if bos is not None else tokenizer.bos_token
             eos = eos if eos is not None else tokenizer.eos_token
         msgs = list(messages)
-        if len(msgs) % 2:
+        prompt = len(msgs) % 2 == 1
+        if prompt:
             msgs.append({"role": "assistant", "content": ""})
-            slots = self._plan(msgs, system, tools, oneturn=True)
-            # the user slot already opens the assistant header, as in LLaMA-Factory
-            return "".join(render_slots(s, bos=bos, eos=eos) for s in slots[:-1])
         slots = self._plan(msgs, system, tools, oneturn=True)
-        return "".join(render_slots(s, bos=bos, eos=eos) for s in slots)
+        return "".join(render_slots(s, bos=bos, eos=eos) for s in (slots[:-1] if prompt else slots))
 
     # ------------------------------------------------------------------ misc
     def get_stop_token_ids(self, tokenizer: Any) -> list[int]:
