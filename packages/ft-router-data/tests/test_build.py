@@ -139,6 +139,7 @@ def test_legacy_drops_trailing_partial_block(log, tmp_path, log_helpers):
     assert legacy.records == 2 and legacy.stats["dropped_partial_block_rows"] == 39
     grouped = build_sft(path, tmp_path / "g", setting="baseline", k=1)
     assert grouped.records == 4  # the 39-row query still counts when grouping by query
+    assert grouped.stats["queries_without_40_rows"] == 1
 
 
 def test_registry_keeps_other_entries(log, tmp_path):

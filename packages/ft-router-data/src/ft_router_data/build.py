@@ -224,5 +224,6 @@ def build_sft(input: str | Path, save_path: str | Path, *, setting: str = "perf"
                  skipped_rows_not_in_pool=selection.skipped_not_small,
                  dropped_missing_response=selection.dropped_no_response,
                  dropped_partial_block_rows=selection.dropped_partial_block_rows,
+                 queries_without_40_rows=selection.irregular_groups,
                  parsing=[r.to_dict() for r in reports])
     return BuildResult(target, dataset, records.height * repeat, stats)

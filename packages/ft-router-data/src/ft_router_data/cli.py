@@ -49,6 +49,8 @@ def _build(args: argparse.Namespace) -> None:
         notes.append(f"{s['dropped_missing_response']} candidates without a response dropped")
     if s["dropped_partial_block_rows"]:
         notes.append(f"{s['dropped_partial_block_rows']} rows of a trailing partial 40-row block ignored")
+    if s["queries_without_40_rows"]:
+        notes.append(f"{s['queries_without_40_rows']} queries do not have 40 rows (missing rows or repeated queries)")
     for report in s["parsing"]:
         if report["unparseable"]:
             where = ", ".join(f"row {r}: {v!r}" for r, v in report["examples"])

@@ -43,6 +43,7 @@ class Selection:
     skipped_not_small: int
     dropped_no_response: int
     dropped_partial_block_rows: int
+    irregular_groups: int = 0  # queries with a row count other than 40 (duplicates, missing rows)
 
 
 def group_keys(frame: pl.DataFrame, legacy_blocks: bool) -> tuple[pl.DataFrame, int]:
@@ -65,7 +66,8 @@ def select_rows(frame: pl.DataFrame, *, setting: str, k: int, small_models: froz
     ``legacy_blocks``, and as Float64 ``performance``, ``output_tokens_num`` and, for judge or
     hybrid, ``llm_judge``)."""
     grouped, dropped_rows = group_keys(frame, legacy_blocks)
-    groups = grouped.select(pl.col(GROUP).n_unique()).item() if grouped.height else 0
+    sizes = grouped.group_by(GROUP).len()
+    groups, irregular = sizes.height, int((sizes.get_column("len") != BLOCK_ROWS).sum())
     skipped = 0
     if small_models is not None:
         keep = pl.col("llm").is_in(list(small_models)).fill_null(False)
@@ -94,4 +96,4 @@ def select_rows(frame: pl.DataFrame, *, setting: str, k: int, small_models: froz
     )
     no_response = int(ranked.get_column("_no_response").sum())
     rows = ranked.filter(pl.col("is_label") | pl.col("is_candidate")).drop("_no_response")
-    return Selection(rows, groups, skipped, no_response, dropped_rows)
+    return Selection(rows, groups, skipped, no_response, dropped_rows, irregular)
