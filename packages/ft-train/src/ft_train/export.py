@@ -39,7 +39,7 @@ def check_export_config(cfg: ExportConfig) -> None:
 def _slot_text(slot: Any, tokenizer: Any) -> str | None:
     if isinstance(slot, str):
         return slot
-    name = getattr(slot, "name", None) or getattr(slot, "text", None)
+    name = getattr(slot, "kind", None)
     if name == "bos":
         return tokenizer.bos_token or ""
     if name == "eos":
