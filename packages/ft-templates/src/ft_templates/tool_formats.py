@@ -55,6 +55,10 @@ class ToolFormat:
     def __repr__(self) -> str:
         return f"ToolFormat({self.name!r})"
 
+    def __reduce__(self) -> tuple:
+        # unpickle to the registered instance (templates are pickled by datasets.map workers)
+        return (get_tool_format, (self.name,))
+
 
 TOOL_FORMATS: dict[str, ToolFormat] = {}
 
