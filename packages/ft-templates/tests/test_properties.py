@@ -15,8 +15,8 @@ text = st.text(alphabet=st.characters(whitelist_categories=("L", "N", "P", "S", 
                                       blacklist_characters="<>"), min_size=1, max_size=30)
 
 
-@pytest.mark.parametrize("name", ["smollm2", "qwen3", "llama3", "mistral", "alpaca"])
-@settings(max_examples=15, deadline=None)
+@pytest.mark.parametrize("name", ["smollm2", "qwen3", "llama3", "mistral"])
+@settings(max_examples=10, deadline=None)
 @given(q1=text, a1=text, q2=text, a2=text, system=st.one_of(st.none(), text))
 def test_ids_decode_to_the_rendered_text(name, smollm2_tokenizer, q1, a1, q2, a2, system):
     tok = smollm2_tokenizer

@@ -31,7 +31,7 @@ def test_the_five_formats_are_registered():
 
 
 @pytest.mark.parametrize("name", sorted(TOOL_FORMATS))
-@settings(max_examples=40, deadline=None)
+@settings(max_examples=25, deadline=None)
 @given(calls=calls)
 def test_extract_inverts_render_calls(name, calls):
     fmt = get_tool_format(name)
