@@ -1,9 +1,10 @@
 """Write planned shards by copying byte ranges: in the kernel when possible, in constant memory always.
 
-Every output byte has a planned place, so the copies are done in **input order** (each input
-shard read front to back, as ``cp`` reads it) and each range lands at its offset in its output
-shard; output shards are created at their final size first. Ranges contiguous on both sides
-are coalesced into one copy. ``copy_file_range`` copies inside the kernel (no user-space
+Every output byte has a planned place (absolute offsets on both sides). Copies run in output
+order, so each output shard is written front to back as ``cp`` writes it; measured on ext4,
+this beat input order (sequential reads, scattered writes) for split and tied for merge,
+because scattered dirty pages make writeback fragment. Ranges contiguous on both sides are
+coalesced into one copy. ``copy_file_range`` copies inside the kernel (no user-space
 buffer); ``sendfile`` is the next best; a ``pread``/``pwrite`` loop with one fixed 4 MiB buffer
 is the fallback. The first method that works is kept for the rest of the run;
 ``FT_MOE_COPY=buffered`` (or ``sendfile``) forces one.
@@ -128,7 +129,7 @@ def _pwrite_all(fd: int, data: memoryview, offset: int) -> None:
 
 
 def copy_jobs(plan: Plan, fds: list[int]) -> list[CopyJob]:
-    """Every byte range of ``plan`` with its output place, sorted in input order and coalesced."""
+    """Every byte range of ``plan`` with its output place, in output order, contiguous ranges coalesced."""
     jobs: list[CopyJob] = []
     for shard, fd in zip(plan.shards, fds):
         offset = len(shard.header)
@@ -136,7 +137,6 @@ def copy_jobs(plan: Plan, fds: list[int]) -> list[CopyJob]:
             for piece in tensor.pieces:
                 jobs.append(CopyJob(piece.file, piece.start, piece.length, fd, offset))
                 offset += piece.length
-    jobs.sort(key=lambda j: (str(j.src), j.src_offset))
     merged: list[CopyJob] = []
     for job in jobs:
         last = merged[-1] if merged else None
@@ -158,8 +158,6 @@ def write_shards(plan: Plan, directory: Path, method: str | None = None) -> tupl
             fds.append(os.open(path, os.O_RDWR | os.O_CREAT | os.O_TRUNC, 0o644))
             _pwrite_all(fds[-1], memoryview(shard.header), 0)
         if plan.dtype is None:
-            for fd, shard in zip(fds, plan.shards):
-                os.ftruncate(fd, shard.nbytes)  # final size now; ranges are filled in input order
             jobs = copy_jobs(plan, fds)
             for job in progress(jobs, description="copying byte ranges"):
                 copier.copy(job)
