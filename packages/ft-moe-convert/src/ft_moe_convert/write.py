@@ -28,9 +28,10 @@ from pathlib import Path
 
 from ft_core import FtError, progress
 
-from .plan import Piece, Plan
+from .plan import Piece, Plan, Shard
 
 CHUNK = 4 * 1024 * 1024  # bytes per buffered read; a multiple of every dtype width
+MAX_OPEN_INPUTS = 64
 METHODS = ("copy_file_range", "sendfile", "buffered")
 # errno values meaning "this method does not work for these files here", so the next one is tried.
 _UNSUPPORTED = {errno.EXDEV, errno.ENOSYS, errno.EOPNOTSUPP, errno.EINVAL, errno.ENOTSUP, errno.EBADF,
@@ -72,6 +73,8 @@ class ByteCopier:
 
     def fd(self, path: Path) -> int:
         if path not in self._fds:
+            if len(self._fds) >= MAX_OPEN_INPUTS:  # output order moves through the inputs: drop the oldest
+                os.close(self._fds.pop(next(iter(self._fds))))
             self._fds[path] = os.open(path, os.O_RDONLY)
         return self._fds[path]
 
@@ -128,63 +131,78 @@ def _pwrite_all(fd: int, data: memoryview, offset: int) -> None:
         data, offset = data[n:], offset + n
 
 
-def copy_jobs(plan: Plan, fds: list[int]) -> list[CopyJob]:
-    """Every byte range of ``plan`` with its output place, in output order, contiguous ranges coalesced."""
+def shard_jobs(shard: Shard, fd: int) -> list[CopyJob]:
+    """The byte ranges of one output shard (open as ``fd``), in output order, contiguous ranges coalesced."""
     jobs: list[CopyJob] = []
-    for shard, fd in zip(plan.shards, fds):
-        offset = len(shard.header)
-        for tensor in shard.tensors:
-            for piece in tensor.pieces:
+    offset = len(shard.header)
+    for tensor in shard.tensors:
+        for piece in tensor.pieces:
+            last = jobs[-1] if jobs else None
+            if last is not None and last.src == piece.file and last.src_offset + last.length == piece.start:
+                last.length += piece.length  # destination is contiguous by construction
+            else:
                 jobs.append(CopyJob(piece.file, piece.start, piece.length, fd, offset))
-                offset += piece.length
-    merged: list[CopyJob] = []
-    for job in jobs:
-        last = merged[-1] if merged else None
-        if (last is not None and last.src == job.src and last.dst == job.dst
-                and last.src_offset + last.length == job.src_offset and last.dst_offset + last.length == job.dst_offset):
-            last.length += job.length
-        else:
-            merged.append(job)
-    return merged
+            offset += piece.length
+    return jobs
+
+
+def _open_shards(plan: Plan, directory: Path, written: list[Path]) -> Iterator[tuple[Shard, int]]:
+    """Each shard opened and its header written, one at a time; closed when the caller moves on."""
+    for shard in plan.shards:
+        path = directory / shard.name
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+        written.append(path)
+        try:
+            _pwrite_all(fd, memoryview(shard.header), 0)
+            yield shard, fd
+        finally:
+            os.close(fd)
+
+
+def _copy_work(plan: Plan, directory: Path, written: list[Path]) -> Iterator[CopyJob]:
+    for shard, fd in _open_shards(plan, directory, written):
+        yield from shard_jobs(shard, fd)
 
 
 def write_shards(plan: Plan, directory: Path, method: str | None = None) -> tuple[list[Path], str]:
     """Write every shard of ``plan`` into ``directory``; returns the files written and the copy method used."""
     copier = ByteCopier(method)
-    paths = [directory / s.name for s in plan.shards]
-    fds: list[int] = []
+    written: list[Path] = []
     try:
-        for path, shard in zip(paths, plan.shards):
-            fds.append(os.open(path, os.O_RDWR | os.O_CREAT | os.O_TRUNC, 0o644))
-            _pwrite_all(fds[-1], memoryview(shard.header), 0)
         if plan.dtype is None:
-            jobs = copy_jobs(plan, fds)
-            for job in progress(jobs, description="copying byte ranges"):
-                copier.copy(job)
+            work = _copy_work(plan, directory, written)
+            total = sum(len(shard_jobs(shard, -1)) for shard in plan.shards)
+            try:
+                for job in progress(work, total=total, description="copying byte ranges"):
+                    copier.copy(job)
+            finally:
+                work.close()
+            expected = sum(t.nbytes for t in plan.tensors)
+            if copier.copied != expected:  # guards the planning arithmetic
+                raise FtError(f"copied {copier.copied} bytes but planned {expected}")
         else:
-            _write_cast(plan, fds, copier)
-        expected = sum(t.nbytes for t in plan.tensors)
-        if plan.dtype is None and copier.copied != expected:  # guards the planning arithmetic
-            raise FtError(f"copied {copier.copied} bytes but planned {expected}")
+            _write_cast(plan, directory, written, copier)
     finally:
-        for fd in fds:
-            os.close(fd)
         copier.close()
-    for path, shard in zip(paths, plan.shards):
+    for path, shard in zip(written, plan.shards):
         if path.stat().st_size != shard.nbytes:
             raise FtError(f"{path}: wrote {path.stat().st_size} bytes, planned {shard.nbytes}")
-    return paths, ("cast" if plan.dtype else copier.method)
+    return written, ("cast" if plan.dtype else copier.method)
 
 
-def _write_cast(plan: Plan, fds: list[int], copier: ByteCopier) -> None:
+def _write_cast(plan: Plan, directory: Path, written: list[Path], copier: ByteCopier) -> None:
     from .cast import cast_bytes  # numpy only when a cast is asked for
 
-    items = [(fd, t) for fd, shard in zip(fds, plan.shards) for t in shard.tensors]
-    offsets = {fd: len(shard.header) for fd, shard in zip(fds, plan.shards)}
-    for fd, tensor in progress(items, description="casting tensors"):
-        for piece in tensor.pieces:
-            for chunk in copier.read_chunks(piece):
-                data = memoryview(chunk if tensor.dtype == tensor.src_dtype
-                                  else cast_bytes(chunk, tensor.src_dtype, tensor.dtype))
-                _pwrite_all(fd, data, offsets[fd])
-                offsets[fd] += len(data)
+    shards = _open_shards(plan, directory, written)
+    try:
+        for shard, fd in progress(shards, total=len(plan.shards), description="casting shards"):
+            offset = len(shard.header)
+            for tensor in shard.tensors:
+                for piece in tensor.pieces:
+                    for chunk in copier.read_chunks(piece):
+                        data = memoryview(chunk if tensor.dtype == tensor.src_dtype
+                                          else cast_bytes(chunk, tensor.src_dtype, tensor.dtype))
+                        _pwrite_all(fd, data, offset)
+                        offset += len(data)
+    finally:
+        shards.close()
