@@ -3,7 +3,8 @@
 Writes a small corpus (alpaca and sharegpt rows: system prompts, history, multi-turn, tool calls,
 non-ASCII text, long answers), runs LLaMA-Factory on it in its own venv (``lf_dump.py``) and
 ft-data here, for the templates llama3, qwen, chatml and mistral and the options plain,
-train_on_prompt, mask_history and a small cutoff_len (truncation). Prints one line per case and a
+train_on_prompt, mask_history and a small cutoff_len (truncation); plus alpaca DPO (ranking) and
+KTO rows (plain and truncated). Prints one line per case and a
 JSON summary; exits 1 when a case differs.
 
 Usage (from the repository root):
@@ -59,16 +60,33 @@ def sharegpt_rows() -> list[dict]:
     ]
 
 
+def preference_rows() -> tuple[list[dict], list[dict]]:
+    dpo = [{"instruction": "What is 2 + 3?", "input": "", "chosen": "5", "rejected": "6"},
+           {"instruction": "Summarize.", "input": LONG, "chosen": "A running total.", "rejected": LONG},
+           {"instruction": "Größe?", "input": "", "chosen": "Très bien", "rejected": "Non", "system": "Be kind."}]
+    kto = [{"instruction": f"What is {i} + {i}?", "input": "", "output": str(2 * i + (i % 2)), "kto_tag": i % 2 == 0}
+           for i in range(5)]
+    return dpo, kto
+
+
 def write_corpus(root: Path) -> None:
     root.mkdir(parents=True, exist_ok=True)
     (root / "alpaca.json").write_text(json.dumps(alpaca_rows(), ensure_ascii=False))
     (root / "sharegpt.json").write_text(json.dumps(sharegpt_rows(), ensure_ascii=False))
+    dpo, kto = preference_rows()
+    (root / "dpo.json").write_text(json.dumps(dpo, ensure_ascii=False))
+    (root / "kto.json").write_text(json.dumps(kto, ensure_ascii=False))
     info = {
         "par_alpaca": {"file_name": "alpaca.json", "columns": {"prompt": "instruction", "query": "input",
                                                                "response": "output", "system": "system",
                                                                "history": "history"}},
         "par_sharegpt": {"file_name": "sharegpt.json", "formatting": "sharegpt",
                          "columns": {"messages": "conversations", "tools": "tools"}},
+        "par_dpo": {"file_name": "dpo.json", "ranking": True,
+                    "columns": {"prompt": "instruction", "query": "input", "chosen": "chosen",
+                                "rejected": "rejected", "system": "system"}},
+        "par_kto": {"file_name": "kto.json", "columns": {"prompt": "instruction", "query": "input",
+                                                         "response": "output", "kto_tag": "kto_tag"}},
     }
     (root / "dataset_info.json").write_text(json.dumps(info, indent=1))
 
@@ -80,6 +98,11 @@ def cases() -> list[dict]:
             for opt_name, opts in OPTIONS.items():
                 out.append({"name": f"{dataset}/{template}/{opt_name}", "dataset": dataset, "template": template,
                             "stage": "sft", "options": opts})
+    for dataset, stage in (("par_dpo", "dpo"), ("par_kto", "kto")):
+        for template in TEMPLATES:
+            for opt_name in ("plain", "cutoff_48"):
+                out.append({"name": f"{dataset}/{template}/{opt_name}", "dataset": dataset, "template": template,
+                            "stage": stage, "options": OPTIONS[opt_name]})
     return out
 
 
@@ -94,11 +117,14 @@ def ft_run(case: dict, model: str, data_dir: str, cache: str) -> dict:
     args = DataArgs(dataset=case["dataset"], dataset_dir=data_dir, template=case["template"], overwrite_cache=True,
                     cache_dir=cache, **case["options"])
     ds = get_dataset(args, stage=case["stage"], template=template, tokenizer=tokenizer).train_dataset
-    return {"input_ids": list(ds["input_ids"]), "labels": list(ds["labels"]), "_tok": tokenizer}
+    cols = [c for c in ds.column_names if c.endswith("input_ids") or c.endswith("labels")]
+    return {**{c: list(ds[c]) for c in cols}, "_tok": tokenizer}
 
 
 def first_difference(ours: dict, theirs: dict, tokenizer) -> str | None:
-    for col in ("input_ids", "labels"):
+    for col in theirs:
+        if col not in ours:
+            return f"column {col} missing"
         if len(ours[col]) != len(theirs[col]):
             return f"{col}: {len(ours[col])} rows vs LLaMA-Factory {len(theirs[col])}"
         for row, (a, b) in enumerate(zip(ours[col], theirs[col])):
@@ -136,8 +162,8 @@ def main() -> int:
         results[case["name"]] = diff or "equal"
         print(f"{'OK  ' if diff is None else 'DIFF'} {case['name']}" + (f": {diff}" if diff else ""), flush=True)
     equal = sum(v == "equal" for v in results.values())
-    print(json.dumps({"lf_parity": f"{equal}/{len(results)} cases equal", "rows_per_case": 6,
-                      "templates": TEMPLATES, "options": list(OPTIONS)}))
+    print(json.dumps({"lf_parity": f"{equal}/{len(results)} cases equal", "templates": TEMPLATES,
+                      "sft_options": list(OPTIONS), "stages": ["sft", "dpo", "kto"]}))
     return 0 if equal == len(results) else 1
 
 

@@ -149,3 +149,22 @@ def test_args_lists_and_checks():
                 dict(dataset="a", interleave_probs="1,2"), dict(streaming=True, val_size=0.5)]:
         with pytest.raises(ValueError):
             DataArgs(**bad)
+
+
+def test_tokenized_path_saves_then_loads(tmp_path, smol, args_for):
+    from ft_core import DataError
+
+    template, tok = smol
+    write_dataset(tmp_path, "d", ROWS)
+    target = tmp_path / "tokenized"
+    first = get_dataset(args_for(tmp_path, "d", tokenized_path=str(target), val_size=2), stage="sft",
+                        template=template, tokenizer=tok)
+    again = get_dataset(args_for(tmp_path, "nothing-else-matters", tokenized_path=str(target)), stage="sft",
+                        template=template, tokenizer=tok)
+    assert again.from_cache and again.train_dataset["input_ids"] == first.train_dataset["input_ids"]
+    assert again.eval_dataset.num_rows == 2
+    (tmp_path / "other").mkdir()
+    (tmp_path / "other" / "x.txt").write_text("x")
+    with pytest.raises(DataError, match="not a dataset saved by ft-data"):
+        get_dataset(args_for(tmp_path, "d", tokenized_path=str(tmp_path / "other")), stage="sft",
+                    template=template, tokenizer=tok)

@@ -141,3 +141,19 @@ def test_unsupervised_prompt_and_reference(smol):
     assert tok.decode(cols["input_ids"][0]).endswith("<|im_start|>assistant\n")
     assert tok.decode(cols["labels"][0]) == "4<|im_end|>\n"
     assert tok.decode(cols["labels"][1]) == "<|im_end|>\n"
+
+
+def test_worker_processes_give_the_same_result_and_report(smol, monkeypatch):
+    from ft_data.processors import parallel
+
+    template, tok = smol
+    rows = [row(U(f"q{i}"), A(f"a{i}")) for i in range(9)]
+    rows[4] = row({"role": "function", "content": "x"}, A("no"))
+    one = PROCESSORS["sft"](rows, _ctx(template, tok))
+    monkeypatch.setattr(parallel, "CHUNK_ROWS", 2)
+    bad = []
+    ctx = Ctx(template, tok, DataArgs(preprocessing_num_workers=2), "sft", lambda i, r, d: bad.append((i, r)))
+    assert parallel.workers_for(ctx, len(rows)) == 2
+    two = PROCESSORS["sft"](rows, ctx)
+    assert list(two["input_ids"]) == list(one["input_ids"]) and list(two["labels"]) == list(one["labels"])
+    assert bad == [(4, "template error")]

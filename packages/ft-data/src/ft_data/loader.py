@@ -156,9 +156,20 @@ def _resolve_template(template: Any, tokenizer: Any, args: DataArgs) -> Any:
     if isinstance(template, str) or template is None:
         from ft_templates import prepare_template
 
+        thinking = {True: "on", False: "off", None: "mixed"}[args.enable_thinking]
         return prepare_template(template or args.template, tokenizer, tool_format=args.tool_format,
-                                default_system=args.default_system)
+                                default_system=args.default_system, thinking=thinking,
+                                preserve_thinking=args.preserve_thinking)
     return template
+
+
+def _from_disk(path: Path) -> DatasetModule:
+    cached = load_cached(path.name, path.parent)
+    if cached is None:
+        raise DataError(f"tokenized_path {path}: not a dataset saved by ft-data (no meta.json); "
+                        "give an empty or new folder to save one there")
+    evals = {p[len("eval_"):]: cached[p] for p in cached["meta"]["parts"] if p.startswith("eval_")}
+    return DatasetModule(cached.get("train"), cached.get("eval") or evals or None, [], path, True)
 
 
 def get_dataset(data_args: DataArgs, *, stage: str, template: Any, tokenizer: Any, seed: int = 42) -> DatasetModule:
@@ -176,6 +187,10 @@ def get_dataset(data_args: DataArgs, *, stage: str, template: Any, tokenizer: An
         raise ConfigError(f"unknown stage {stage!r}; use one of {', '.join(sorted(PROCESSORS))}")
     if not data_args.dataset and not data_args.eval_dataset:
         raise ConfigError("no dataset given: set dataset (names from dataset_info.json, comma-separated)")
+    if data_args.tokenized_path and Path(data_args.tokenized_path).is_dir() and any(Path(data_args.tokenized_path).iterdir()):
+        log.warning("loading the tokenized dataset from tokenized_path %s: the other data settings are ignored",
+                    data_args.tokenized_path)
+        return _from_disk(Path(data_args.tokenized_path))
     template = _resolve_template(template, tokenizer, data_args)
     if stage == "sft" and data_args.train_on_prompt and getattr(template, "efficient_eos", False):
         raise ConfigError(f"train_on_prompt cannot be used with template {getattr(template, 'name', '?')!r} "
@@ -190,11 +205,9 @@ def get_dataset(data_args: DataArgs, *, stage: str, template: Any, tokenizer: An
     files, sources = _sources(train_entries + eval_entries, data_args)
     root = cache_root(data_args.cache_dir)
     key = cache_key(files, sources, template, tokenizer, _settings(data_args, stage, seed))
-    if not data_args.overwrite_cache and (cached := load_cached(key, root)) is not None:
+    if not data_args.overwrite_cache and not data_args.tokenized_path and (root / key / "meta.json").is_file():
         log.info("loaded the tokenized dataset from the cache %s", root / key)
-        evals = {p[len("eval_"):]: cached[p] for p in cached["meta"]["parts"] if p.startswith("eval_")}
-        eval_ds = cached.get("eval") if "eval" in cached else (evals or None)
-        return DatasetModule(cached.get("train"), eval_ds, [], root / key, True)
+        return _from_disk(root / key)
 
     rng = np.random.default_rng(seed)
     ctx_args = (template, tokenizer, data_args, stage)
@@ -225,5 +238,11 @@ def get_dataset(data_args: DataArgs, *, stage: str, template: Any, tokenizer: An
         parts.update({f"eval_{k}": v for k, v in eval_ds.items()})
     else:
         parts["eval"] = eval_ds
-    path = save_cached(key, root, parts, {"reports": [r.to_json() for r in reports], "stage": stage})
+    meta = {"reports": [r.to_json() for r in reports], "stage": stage, "key": key}
+    if data_args.tokenized_path:
+        target = Path(data_args.tokenized_path)
+        path = save_cached(target.name, target.parent, parts, meta)
+        log.info("saved the tokenized dataset to %s; later runs with tokenized_path load it", path)
+    else:
+        path = save_cached(key, root, parts, meta)
     return DatasetModule(train_ds, eval_ds, reports, path, False)

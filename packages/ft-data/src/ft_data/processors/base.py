@@ -91,9 +91,11 @@ def infer_seqlen(source_len: int, target_len: int, cutoff_len: int) -> tuple[int
     return new_source, new_target
 
 
-def _list_array(rows: list[Any]) -> Any:
+def _list_array(rows: Any) -> Any:
     import pyarrow as pa
 
+    if hasattr(rows, "values") and hasattr(rows, "lengths"):  # a Ragged column
+        return pa.ListArray.from_arrays(pa.array(rows.offsets.astype(np.int32)), pa.array(rows.values))
     if rows and isinstance(rows[0], list):
         return pa.array(rows, type=pa.list_(pa.int32()))
     return pa.array(rows)

@@ -15,10 +15,14 @@ Example:
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
+import numpy as np
+
 from ..report import TOO_LONG
-from .base import CHUNK_ROWS, IGNORE_INDEX, Columns, Ctx, infer_seqlen, register_processor
+from .base import IGNORE_INDEX, Columns, Ctx, infer_seqlen, register_processor
+from .parallel import Ragged, map_chunks
 
 
 def encode_pairs(pairs: list[tuple[list[int], list[int]]], *, cutoff_len: int, train_on_prompt: bool,
@@ -62,34 +66,34 @@ def _multiturn(template: Any, mask_history: bool) -> Any:
     return encode
 
 
-def encode_rows(rows: list[dict[str, Any]], ctx: Ctx, cutoff_len: int) -> list[tuple[list[int], list[int]] | None]:
-    """``(input_ids, labels)`` per row, or None for a row the template rejected (reported)."""
+def _encode_chunk(rows: Sequence[dict[str, Any]], ctx: Ctx, start: int) -> tuple[Ragged, Ragged]:
+    """(input_ids, labels) of one chunk; rows the template rejects are reported and left out."""
     args = ctx.args
-    encode = _multiturn(ctx.template, args.mask_history)
-    out: list[tuple[list[int], list[int]] | None] = []
-    for start in ctx.chunks(len(rows)):
-        chunk = rows[start : start + CHUNK_ROWS]
-        for k, pairs in enumerate(ctx.encoder.map(encode, chunk)):
-            if isinstance(pairs, Exception):
-                ctx.bad(start + k, "template error", f"{type(pairs).__name__}: {pairs}")
-                out.append(None)
-                continue
-            out.append(encode_pairs(pairs, cutoff_len=cutoff_len, train_on_prompt=args.train_on_prompt,
-                                    mask_history=args.mask_history, efficient_eos=ctx.efficient_eos,
-                                    eos_id=ctx.eos_id))
-    return out
+    ids_rows, label_rows = [], []
+    for k, pairs in enumerate(ctx.encoder.map(_multiturn(ctx.template, args.mask_history), rows)):
+        if isinstance(pairs, Exception):
+            ctx.bad(start + k, "template error", f"{type(pairs).__name__}: {pairs}")
+            continue
+        ids, labels = encode_pairs(pairs, cutoff_len=args.cutoff_len, train_on_prompt=args.train_on_prompt,
+                                   mask_history=args.mask_history, efficient_eos=ctx.efficient_eos,
+                                   eos_id=ctx.eos_id)
+        ids_rows.append(ids)
+        label_rows.append(labels)
+    return Ragged.from_lists(ids_rows), Ragged.from_lists(label_rows)
+
+
+def encode_rows(rows: list[dict[str, Any]], ctx: Ctx) -> tuple[Ragged, Ragged]:
+    """``input_ids`` and ``labels`` of every usable row (in order), chunked and maybe in parallel."""
+    parts = map_chunks(_encode_chunk, rows, ctx)
+    return Ragged.concat([p[0] for p in parts]), Ragged.concat([p[1] for p in parts])
 
 
 @register_processor("sft")
 def supervised(rows: list[dict[str, Any]], ctx: Ctx) -> Columns:
     """SFT rows: ``input_ids``, ``labels`` (prompt tokens IGNORE_INDEX); packed when ``packing`` is on."""
+    ids, labels = encode_rows(rows, ctx)
     if ctx.args.packing_for(ctx.stage):
-        return packed(rows, ctx)
-    ids, labels = [], []
-    for encoded in encode_rows(rows, ctx, ctx.args.cutoff_len):
-        if encoded is not None:
-            ids.append(encoded[0])
-            labels.append(encoded[1])
+        return packed(ids, labels, ctx)
     return {"input_ids": ids, "labels": labels}
 
 
@@ -122,36 +126,34 @@ def greedy_knapsack(lengths: list[int], capacity: int) -> list[list[int]]:
     return bins
 
 
-def packed(rows: list[dict[str, Any]], ctx: Ctx) -> Columns:
-    """Packed SFT: rows grouped into sequences of at most ``cutoff_len`` tokens.
+def packed(ids: Ragged, labels: Ragged, ctx: Ctx) -> Columns:
+    """Packed SFT: conversations grouped into rows of at most ``cutoff_len`` tokens.
 
     ``position_ids`` restart at 0 for every packed conversation. With ``neat_packing`` the
     ``attention_mask`` holds the 1-based conversation index (1,1,2,2,2,...) that the collator
     turns into a block-diagonal mask; otherwise it is all ones. Rows are not padded here.
     """
     cutoff = ctx.args.cutoff_len
-    encoded = encode_rows(rows, ctx, cutoff)
-    keep = [i for i, e in enumerate(encoded) if e is not None]
-    for i in keep:
-        if len(encoded[i][0]) > cutoff:  # only possible with efficient_eos edge cases
-            ctx.bad(i, TOO_LONG, f"{len(encoded[i][0])} tokens > cutoff_len {cutoff}")
-    keep = [i for i in keep if len(encoded[i][0]) <= cutoff]
-    bins = greedy_knapsack([len(encoded[i][0]) for i in keep], cutoff)
-    out: Columns = {"input_ids": [], "attention_mask": [], "labels": [], "position_ids": []}
-    neat = ctx.args.neat_packing
-    for members in bins:
-        ids: list[int] = []
-        labels: list[int] = []
-        mask: list[int] = []
-        positions: list[int] = []
-        for n, member in enumerate(members, start=1):
-            seq_ids, seq_labels = encoded[keep[member]]
-            ids += seq_ids
-            labels += seq_labels
-            mask += [n if neat else 1] * len(seq_ids)
-            positions += range(len(seq_ids))
-        out["input_ids"].append(ids)
-        out["labels"].append(labels)
-        out["attention_mask"].append(mask)
-        out["position_ids"].append(positions)
-    return out
+    lengths = ids.lengths
+    # rows are already truncated to cutoff_len; only efficient_eos edge cases can exceed it
+    keep = np.flatnonzero(lengths <= cutoff)
+    for i in np.flatnonzero(lengths > cutoff):
+        ctx.bad(int(i), TOO_LONG, f"{int(lengths[i])} tokens > cutoff_len {cutoff}")
+    bins = greedy_knapsack(lengths[keep].tolist(), cutoff)
+    order = keep[np.fromiter((m for b in bins for m in b), dtype=np.int64, count=sum(map(len, bins)))]
+    seq_len = lengths[order]
+    new_start = np.cumsum(seq_len) - seq_len  # where each conversation starts in the packed stream
+    total = int(seq_len.sum())
+    arange = np.arange(total, dtype=np.int64)
+    gather = arange + np.repeat(ids.offsets[:-1][order] - new_start, seq_len)
+    positions = (arange - np.repeat(new_start, seq_len)).astype(np.int32)
+    bin_sizes = np.fromiter((len(b) for b in bins), dtype=np.int64, count=len(bins))
+    bin_first = np.cumsum(bin_sizes) - bin_sizes
+    index_in_bin = np.arange(len(order), dtype=np.int64) - np.repeat(bin_first, bin_sizes) + 1
+    if ctx.args.neat_packing:
+        mask = np.repeat(index_in_bin, seq_len).astype(np.int32)
+    else:
+        mask = np.ones(total, dtype=np.int8)
+    bin_lengths = np.add.reduceat(seq_len, bin_first) if len(bins) else np.zeros(0, np.int64)
+    return {"input_ids": Ragged(ids.values[gather], bin_lengths), "attention_mask": Ragged(mask, bin_lengths),
+            "labels": Ragged(labels.values[gather], bin_lengths), "position_ids": Ragged(positions, bin_lengths)}
