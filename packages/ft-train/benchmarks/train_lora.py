@@ -93,6 +93,9 @@ def main() -> None:
     parser.add_argument("--ft-variants", default="nopack,pack")
     parser.add_argument("--lf-variants", default="nopack")
     args = parser.parse_args()
+    # Both tools run in the same environment: passive OpenMP waiting (ft's default, see ft_train/__init__.py)
+    # unless the caller sets OMP_WAIT_POLICY; spinning threads collapse on a shared machine.
+    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
     root = Path(tempfile.mkdtemp(prefix="ft-bench-train-"))
     rows = []
     for variant in filter(None, args.lf_variants.split(",")):
@@ -103,7 +106,8 @@ def main() -> None:
         print(json.dumps(rows[-1]), file=sys.stderr)
     lf = next((r for r in rows if r["tool"] != "ft" and r["variant"] == "nopack"), None)
     summary: dict = {"benchmark": "train_lora_cpu", "steps": args.steps, "model": args.model,
-                     "nproc": os.cpu_count(), "load_avg_1m": round(os.getloadavg()[0], 2), "runs": rows}
+                     "nproc": os.cpu_count(), "omp_wait_policy": os.environ["OMP_WAIT_POLICY"],
+                     "load_avg_1m_at_end": round(os.getloadavg()[0], 2), "runs": rows}
     if lf is not None:
         summary["ratios_vs_lf_nopack"] = {
             f"ft_{r['variant']}": {"tokens_per_s": round(r["real_tokens_per_s"] / lf["real_tokens_per_s"], 3),

@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import json
+import os
 import random
 from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
+
+# Same as `import ft_train` does, but before any test module loads torch (the machine is shared).
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 
 def _rows() -> list[dict[str, str]]:
