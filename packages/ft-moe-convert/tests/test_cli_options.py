@@ -84,10 +84,10 @@ def test_output_loads_with_safetensors(tmp_path):
 
 def test_dtype_cast_is_explicit_and_exact(tmp_path):
     src = write_synthetic_moe(tmp_path / "in", dtype="F32", layers=1, experts=2, hidden=4, inter=2)
-    out = merge(src, tmp_path / "bf16", dtype="bf16").output
+    out = merge(src, tmp_path / "bf16", dtype="bf16", max_shard_size="1KB").output
     ckpt = read_checkpoint(out)
-    assert {t.dtype for t in ckpt.tensors.values()} == {"BF16"}
-    back = split(out, tmp_path / "f32", dtype="fp32").output
+    assert {t.dtype for t in ckpt.tensors.values()} == {"BF16"} and len(ckpt.files) > 1
+    back = split(out, tmp_path / "f32", dtype="fp32", max_shard_size="1KB").output
     name = "model.layers.0.mlp.experts.1.up_proj.weight"
     f32 = np.frombuffer(_bytes(read_checkpoint(src).tensors[name]), "<f4")
     roundtrip = np.frombuffer(_bytes(read_checkpoint(back).tensors[name]), "<f4")
@@ -125,6 +125,15 @@ def test_copy_methods_agree(src, tmp_path, method):
     result = merge(src, tmp_path / method, layout_out="fused-v5", copy_method=method)
     assert result.copy_method == method
     assert (result.output / "model.safetensors").read_bytes() == (reference / "model.safetensors").read_bytes()
+
+
+def test_few_input_files_open_at_once(src, tmp_path, monkeypatch):
+    from ft_moe_convert import write
+
+    monkeypatch.setattr(write, "MAX_OPEN_INPUTS", 1)
+    assert len(read_checkpoint(src).files) > 2
+    out = merge(src, tmp_path / "m", layout_out="fused-v5", max_shard_size="2KB").output
+    assert verify(src, out).identical
 
 
 def test_merged_key_suffix_and_layout_conversions(src, tmp_path):
