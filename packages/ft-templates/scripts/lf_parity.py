@@ -18,6 +18,8 @@ import json
 import sys
 from pathlib import Path
 
+REASONING = ("qwen3", "deepseekr1", "glmz1", "gpt_oss", "mimo")
+
 
 def dump_corpus(out: str) -> None:
     from ft_templates import CORPUS, TEMPLATES, get_template
@@ -54,7 +56,24 @@ def run_lf(corpus: str, out: str, tokenizer_dir: str) -> None:
             except Exception as exc:
                 rows[case["name"]] = f"{type(exc).__name__}: {exc}"
         result[name] = {"eos": tok.eos_token, "pairs": rows}
+    # the reasoning policy: enable_thinking True / False / None, one-turn and multi-turn
+    reasoning = {}
+    for name, (policy, flag) in ((n, p) for n in REASONING for p in (("on", True), ("off", False), ("mixed", None))):
+        tok = copy.deepcopy(base)
+        template = get_template_and_fix_tokenizer(tok, DataArguments(template=name, enable_thinking=flag))
+        reasoning[f"{name}|{policy}"] = {case["name"]: _both(template, tok, case) for case in data["cases"]}
+    result["__reasoning__"] = reasoning
     Path(out).write_text(json.dumps(result))
+
+
+def _both(template, tok, case: dict) -> dict | str:
+    """multi-turn and one-turn ids of a case, or the error text (works for both libraries)."""
+    args = (tok, case["messages"], case["system"], case["tools"])
+    try:
+        return {"multi": [[list(s), list(t)] for s, t in template.encode_multiturn(*args)],
+                "one": [list(v) for v in template.encode_oneturn(*args)]}
+    except Exception as exc:
+        return f"{type(exc).__name__}: {exc}"
 
 
 def compare(corpus: str, lf_out: str, tokenizer_dir: str) -> None:
@@ -66,6 +85,8 @@ def compare(corpus: str, lf_out: str, tokenizer_dir: str) -> None:
     base = AutoTokenizer.from_pretrained(tokenizer_dir)
     equal, differ = [], {}
     for name, ref in sorted(lf.items()):
+        if name == "__reasoning__":
+            continue
         if "error" in ref:
             differ[name] = ref["error"]
             continue
@@ -93,7 +114,17 @@ def compare(corpus: str, lf_out: str, tokenizer_dir: str) -> None:
                 bad.append(f"{case['name']}{where}")
         (differ.__setitem__(name, bad) if bad else equal.append(name))
         print(f"{name:<16} {'equal' if not bad else 'DIFF ' + '; '.join(bad)}")
-    print(json.dumps({"templates_compared": len(lf), "equal": len(equal), "differ": sorted(differ)}))
+    for key, rows in sorted(lf.get("__reasoning__", {}).items()):
+        name, policy = key.split("|")
+        template = get_template(name).with_options(thinking=policy)
+        tok = copy.deepcopy(base)
+        fix_tokenizer(template, tok, set_chat_template=False)
+        results = {case["name"]: _both(template, tok, case) for case in data["cases"]}
+        bad = [n for n, ours in results.items()
+               if ours != rows[n] and not (isinstance(ours, str) and isinstance(rows[n], str))]
+        (differ.__setitem__(key, bad) if bad else equal.append(key))
+        print(f"{key:<16} {'equal' if not bad else 'DIFF ' + '; '.join(bad)}")
+    print(json.dumps({"compared": len(equal) + len(differ), "equal": len(equal), "differ": sorted(differ)}))
 
 
 def fixture(corpus: str, lf_out: str, out: str, *names: str) -> None:
@@ -101,7 +132,9 @@ def fixture(corpus: str, lf_out: str, out: str, *names: str) -> None:
     data, lf = json.loads(Path(corpus).read_text()), json.loads(Path(lf_out).read_text())
     keep = {n: lf[n] for n in names}
     Path(out).write_text(json.dumps({"llamafactory": "0.9.5", "tokenizer": "SmolLM2-135M-Instruct",
-                                     "cases": data["cases"], "templates": keep}, ensure_ascii=False,
+                                     "cases": data["cases"], "templates": keep,
+                                     "reasoning": {k: v for k, v in lf.get("__reasoning__", {}).items()
+                                                   if k.startswith("qwen3|")}}, ensure_ascii=False,
                                     separators=(",", ":")))
 
 

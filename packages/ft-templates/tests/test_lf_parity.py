@@ -58,3 +58,16 @@ def test_ids_equal_llamafactory(name, smollm2_tokenizer):
 def test_reference_covers_the_done_when_templates():
     assert {"llama3", "qwen", "chatml", "mistral"} <= set(REFERENCE["templates"])
     assert len(REFERENCE["cases"]) >= 9
+
+
+@pytest.mark.parametrize("policy", ["on", "off", "mixed"])
+def test_reasoning_policy_equals_llamafactory_enable_thinking(policy, smollm2_tokenizer):
+    """qwen3 with thinking on/off/mixed == LLaMA-Factory's enable_thinking True/False/None,
+    one-turn and multi-turn (reference made by scripts/lf_parity.py's companion run)."""
+    template = get_template("qwen3").with_options(thinking=policy)
+    tok = fixed_tokenizer(template, smollm2_tokenizer)
+    reference = REFERENCE["reasoning"][f"qwen3|{policy}"]
+    for case in REFERENCE["cases"]:
+        args = (tok, case["messages"], case["system"], case["tools"])
+        assert [[list(s), list(t)] for s, t in template.encode_multiturn(*args)] == reference[case["name"]]["multi"]
+        assert [list(v) for v in template.encode_oneturn(*args)] == reference[case["name"]]["one"]
