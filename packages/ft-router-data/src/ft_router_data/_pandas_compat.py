@@ -38,13 +38,17 @@ def chunk_rows(n_columns: int) -> int:
     return rows
 
 
+_SHORT_BYTES = 64  # longer cells are text for pandas whatever they hold (no number is that long)
+
+
 def flag_exprs(column: str) -> list[pl.Expr]:
-    """Per-row facts about ``column`` that decide its chunk's type (computed while scanning)."""
+    """Per-row facts about ``column`` that decide its chunk's type (computed while scanning):
+    whether the cell is missing, and the cell itself when it is short enough to be a number or a
+    boolean (null otherwise). Long cells need no regex: they make their chunk text."""
     col = pl.col(column)
     na = col.is_null() | col.is_in(list(NA_STRINGS))
-    return [na.alias(f"{column}__na"), col.str.contains(_INT).fill_null(False).alias(f"{column}__int"),
-            col.str.contains(_FLOAT).fill_null(False).alias(f"{column}__float"),
-            col.is_in(list(_BOOL)).fill_null(False).alias(f"{column}__bool")]
+    short = pl.when(col.str.len_bytes() <= _SHORT_BYTES).then(col)
+    return [na.alias(f"{column}__na"), short.alias(f"{column}__short")]
 
 
 def chunk_kinds(flags: pl.DataFrame, column: str, n_columns: int) -> list[str]:
@@ -52,23 +56,27 @@ def chunk_kinds(flags: pl.DataFrame, column: str, n_columns: int) -> list[str]:
     after concatenation (int64 next to float64 becomes float64). ``flags`` holds ``_row`` and the
     ``flag_exprs`` columns of every row."""
     size = chunk_rows(n_columns)
-    na, is_int, is_float, is_bool = (pl.col(f"{column}__{x}") for x in ("na", "int", "float", "bool"))
-    per_chunk = (flags.group_by((pl.col("_row") // size).alias("chunk"))
-                 .agg(pl.len().alias("n"), na.sum().alias("na"), (is_int | na).all().alias("int"),
-                      (is_float | na).all().alias("float"), (is_bool | na).all().alias("bool"))
+    na, short = pl.col(f"{column}__na"), pl.col(f"{column}__short")
+    chunk = (pl.col("_row") // size).alias("chunk")
+    per_chunk = (flags.group_by(chunk)
+                 .agg(pl.len().alias("n"), na.sum().alias("na"), (short.is_not_null() | na).all().alias("short"))
                  .sort("chunk"))
     kinds = []
-    for _, n, n_na, all_int, all_float, all_bool in per_chunk.iter_rows():
+    for index, n, n_na, all_short in per_chunk.iter_rows():
         if n_na == n:
             kinds.append("float")  # an all-NaN chunk is float64
-        elif all_int and n_na == 0:
-            kinds.append("int")
-        elif all_float:
-            kinds.append("float")
-        elif all_bool:
-            kinds.append("bool")
-        else:
+        elif not all_short:
             kinds.append("object")
+        else:  # rare (small logs): type the chunk's values like pandas
+            values = flags.filter((pl.col("_row") // size == index) & ~na).get_column(f"{column}__short")
+            if n_na == 0 and values.str.contains(_INT).all():
+                kinds.append("int")
+            elif values.str.contains(_FLOAT).all():
+                kinds.append("float")
+            elif values.is_in(list(_BOOL)).all():
+                kinds.append("bool")
+            else:
+                kinds.append("object")
     if set(kinds) <= {"int", "float"} and "float" in kinds:
         kinds = ["float"] * len(kinds)
     return kinds
