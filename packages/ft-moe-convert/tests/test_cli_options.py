@@ -67,6 +67,7 @@ def test_max_shard_size_and_index(src, tmp_path):
     ckpt = read_checkpoint(tmp_path / "m")
     assert index["metadata"]["total_size"] == ckpt.total_size == read_checkpoint(src).total_size
     assert index["weight_map"] == {n: t.file.name for n, t in sorted(ckpt.tensors.items())}
+    assert index["metadata"]["total_parameters"] == ckpt.total_size // 2  # bf16
     single = merge(src, tmp_path / "one")
     assert [p.name for p in (tmp_path / "one").glob("*.safetensors")] == ["model.safetensors"]
     assert not (tmp_path / "one" / "model.safetensors.index.json").exists()

@@ -175,3 +175,13 @@ def test_shards_without_index_are_read_by_glob_but_duplicates_refused(tmp_path, 
     shards = sorted(src.glob("*.safetensors"))
     (src / "zz-copy.safetensors").write_bytes(shards[1].read_bytes())
     assert_refused(src, tmp_path, capsys, "is in both")
+
+
+def test_single_file_wins_over_stray_files_without_index(tmp_path):
+    src = write_synthetic_moe(tmp_path / "in", shard_bytes=10**9)  # one shard
+    (src / "model.safetensors.index.json").unlink()
+    next(src.glob("*.safetensors")).rename(src / "model.safetensors")
+    other = write_synthetic_moe(tmp_path / "adapter", experts=8, shard_bytes=10**9)
+    next(other.glob("*.safetensors")).rename(src / "adapter_model.safetensors")
+    result = merge(src, tmp_path / "m")
+    assert result.plan.num_experts == 4 and not any("adapter" in t.name for t in result.plan.tensors)

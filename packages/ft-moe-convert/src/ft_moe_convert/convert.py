@@ -138,7 +138,8 @@ def convert(input_path: str | Path, output_path: str | Path, *, mode: str = "mer
         result.files, result.copy_method = write_shards(plan, tmp, method=copy_method)
         if len(plan.shards) > 1:
             weight_map = {t.name: s.name for s in plan.shards for t in s.tensors}
-            write_index(tmp, weight_map, plan.output_bytes, fsync=False)  # the directory rename is the commit
+            write_index(tmp, weight_map, plan.output_bytes, fsync=False,  # the directory rename is the commit
+                        extra_metadata={"total_parameters": sum(t.numel for t in plan.tensors)})
         result.assets = copy_assets(reference or src, tmp, set_config)
     result.files = [out / f.name for f in result.files]
     result.seconds = time.perf_counter() - started

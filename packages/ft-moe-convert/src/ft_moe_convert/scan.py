@@ -177,11 +177,17 @@ def scan_checkpoint(path: str | Path, candidates: Sequence[str | Layout]) -> Sca
 
 
 _PER_EXPERT = re.compile(r"\.experts\.\d+\.")
+SINGLE_NAME = "model.safetensors"
 
 
 def read_input_checkpoint(root: Path) -> Checkpoint:
-    """The checkpoint's headers; several shards without an index are read by glob, with a warning."""
+    """The checkpoint's headers: by the index, else ``model.safetensors``, else every shard (warning)."""
     files = sorted(root.glob("*.safetensors"))
+    single = root / SINGLE_NAME
+    if not (root / INDEX_NAME).is_file() and single.is_file() and len(files) > 1:
+        others = [f.name for f in files if f != single]
+        log.warning("%s: no %s; reading %s only and ignoring %s", root, INDEX_NAME, SINGLE_NAME, ", ".join(others))
+        return read_checkpoint(single)
     if (root / INDEX_NAME).is_file() or len(files) <= 1:
         return read_checkpoint(root, strict_index=False)
     log.warning("%s: %d shards but no %s; reading every *.safetensors file (stray files would be included)",
