@@ -97,13 +97,15 @@ def _render(value: str, kind: str) -> str:
 def pandas_str(values: pl.Series, rows: pl.Series, kinds: list[str], n_columns: int) -> pl.Series:
     """``str()`` of each cell as the reference sees it after ``pandas.read_csv`` (NaN -> ``"nan"``).
 
-    ``rows`` are the cells' ``_row`` positions, ``kinds`` the result of ``chunk_kinds``.
+    ``rows`` are the cells' ``_row`` positions, ``kinds`` the result of ``chunk_kinds``. Text
+    chunks are handled column-wise; only cells of typed (numeric/boolean) chunks go through Python.
     """
     size = chunk_rows(n_columns)
-    out = []
-    for value, row in zip(values.to_list(), rows.to_list()):
-        if value is None or value in NA_STRINGS:
-            out.append("nan")
-        else:
-            out.append(_render(value, kinds[row // size]))
-    return pl.Series(values.name, out, dtype=pl.String)
+    na = (values.is_null() | values.is_in(list(NA_STRINGS))).fill_null(True)
+    out = pl.select(pl.when(na).then(pl.lit("nan")).otherwise(values)).to_series().alias(values.name)
+    kind = pl.Series(kinds, dtype=pl.String).gather(rows // size)
+    special = (~na & (kind != "object")).arg_true()
+    if special.len():
+        rendered = [_render(v, k) for v, k in zip(values.gather(special).to_list(), kind.gather(special).to_list())]
+        out = out.scatter(special, rendered)
+    return out
