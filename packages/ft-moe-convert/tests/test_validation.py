@@ -185,3 +185,15 @@ def test_single_file_wins_over_stray_files_without_index(tmp_path):
     next(other.glob("*.safetensors")).rename(src / "adapter_model.safetensors")
     result = merge(src, tmp_path / "m")
     assert result.plan.num_experts == 4 and not any("adapter" in t.name for t in result.plan.tensors)
+
+
+def test_unknown_dtype_passes_through_byte_for_byte(tmp_path):
+    entries = [*keys(), ("model.layers.0.mlp.gate.scales", [4, 3], "F8_E4M3")]
+    src = write_synthetic_moe(tmp_path / "in", keys=entries)
+    shard = next(p for p in src.glob("*.safetensors") if b"gate.scales" in p.read_bytes()[:4096])
+    raw = shard.read_bytes()
+    shard.write_bytes(raw.replace(b'"scales":{"dtype":"F8_E4M3"', b'"scales":{"dtype":"F8_NEW1"'))
+    from ft_moe_convert import verify
+
+    back = split(merge(src, tmp_path / "m").output, tmp_path / "s").output
+    assert verify(src, back).identical

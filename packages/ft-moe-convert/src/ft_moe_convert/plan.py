@@ -59,6 +59,8 @@ class OutTensor:
 
     @property
     def nbytes(self) -> int:
+        if self.dtype == self.src_dtype:  # bytes as stored: also right for packed (F4) or unknown dtypes
+            return sum(p.length for p in self.pieces)
         return self.numel * DTYPE_BYTES[self.dtype]
 
 
