@@ -22,7 +22,6 @@ from ft_core import (
     OutputExistsError,
     atomic_output_dir,
     check_output_dir,
-    get_logger,
     parse_size,
     write_index,
 )
@@ -39,8 +38,6 @@ from .layouts import (
 from .plan import Plan, plan_conversion
 from .scan import Scan, scan_checkpoint
 from .write import write_shards
-
-log = get_logger("ft.moe_convert")
 
 DTYPES = {"bf16": "BF16", "bfloat16": "BF16", "fp16": "F16", "float16": "F16", "half": "F16",
           "fp32": "F32", "float32": "F32", "float": "F32"}

@@ -28,7 +28,7 @@ from pathlib import Path
 from ft_core import DTYPE_BYTES, BadInputError, TensorInfo, plan_shards, shard_file_names
 
 from .layouts import DOWN, GATE, GATE_UP, UP, Layout
-from .scan import ExpertGroup, Scan
+from .scan import ExpertGroup, Scan, _span
 
 
 @dataclass(frozen=True)
@@ -122,12 +122,6 @@ class Plan:
         ]
         lines += [f"  {s.name}  {len(s.tensors)} tensors  {s.nbytes:,} bytes" for s in self.shards]
         return "\n".join(lines)
-
-
-def _span(layers: list[int]) -> str:
-    if layers and layers == list(range(layers[0], layers[-1] + 1)):
-        return f"{layers[0]}..{layers[-1]}"
-    return str(layers)
 
 
 def _piece(t: TensorInfo) -> Piece:

@@ -118,7 +118,7 @@ def _choose_layout(root: Path, names: list[str], candidates: Sequence[Layout]) -
         return next(iter(hits.values()))
     wanted = " or ".join(lay.name for lay in candidates)
     for other in LAYOUTS.values():
-        if other.name in hits or other in candidates:
+        if other in candidates:
             continue
         found = _matches(other, names)
         if found:
