@@ -104,12 +104,17 @@ def _matches(layout: Layout, names: Sequence[str]) -> dict[str, ExpertKey]:
     return found
 
 
-def _choose_layout(root: Path, names: list[str], candidates: Sequence[Layout]) -> tuple[Layout, dict]:
-    hits = {lay.name: (lay, _matches(lay, names)) for lay in candidates}
+def _hits(names: list[str], layouts: Sequence[Layout]) -> dict[str, tuple[Layout, dict]]:
+    hits = {lay.name: (lay, _matches(lay, names)) for lay in layouts}
     hits = {k: v for k, v in hits.items() if v[1]}
     if "fused-v5" in hits and "merged" in hits:  # they share the down_proj spelling
         fused = any(k.proj == GATE_UP for k in hits["fused-v5"][1].values())
         hits.pop("merged" if fused else "fused-v5")
+    return hits
+
+
+def _choose_layout(root: Path, names: list[str], candidates: Sequence[Layout]) -> tuple[Layout, dict]:
+    hits = _hits(names, candidates)
     if len(hits) > 1:
         (a, (_, ma)), (b, (_, mb)) = list(hits.items())[:2]
         raise BadInputError(f"{root}: mixes expert layouts: {next(iter(ma))!r} is {a} while "
@@ -117,14 +122,12 @@ def _choose_layout(root: Path, names: list[str], candidates: Sequence[Layout]) -
     if hits:
         return next(iter(hits.values()))
     wanted = " or ".join(lay.name for lay in candidates)
-    for other in LAYOUTS.values():
-        if other in candidates:
-            continue
-        found = _matches(other, names)
-        if found:
-            verb = "merge" if other.kind == "separate" else "split"
-            raise BadInputError(f"{root}: no expert weights in the {wanted} layout; {next(iter(found))!r} is "
-                                f"{other.name} (use `{verb}` instead, or pass --layout-in/--key-in)")
+    others = _hits(names, [lay for lay in LAYOUTS.values() if lay.name not in {c.name for c in candidates}])
+    if others:  # the input is fine, just not what this verb reads
+        name, (other, found) = next(iter(others.items()))
+        verb = "merge" if other.kind == "separate" else "split"
+        raise BadInputError(f"{root}: no expert weights in the {wanted} layout; {next(iter(found))!r} is "
+                            f"{name} (use `{verb}` instead, or pass --layout-in/--key-in)")
     example = candidates[0].pattern if candidates else ""
     raise BadInputError(f"{root}: no expert weights found (no key matches {example!r}); "
                         "is this an MoE checkpoint? pass --key-in REGEX for other key names")
