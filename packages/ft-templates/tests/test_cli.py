@@ -84,3 +84,12 @@ def test_check_names_smollm2(capsys, tok_dir):
 
 def test_check_needs_a_tokenizer(capsys, tmp_path):
     assert cli.main(["check", "smollm2", "--tokenizer", str(tmp_path / "missing")]) == 2
+
+
+def test_render_prompt_has_no_target(capsys, tmp_path, tok_dir):
+    path = tmp_path / "prompt.json"
+    path.write_text(json.dumps([{"role": "user", "content": "Hi"}]))
+    assert cli.main(["render", "chatml", str(path), "--tokenizer", tok_dir, "--json"]) == 0
+    rows = json.loads(capsys.readouterr().out)
+    assert rows[-1]["target"] == "" and rows[-1]["target_ids"] == []
+    assert rows[-1]["source"].endswith("<|im_start|>assistant\n")

@@ -121,8 +121,13 @@ def cmd_render(args: argparse.Namespace) -> None:
     eos = tokenizer.eos_token if tokenizer is not None else "<eos>"
     try:
         pairs = template.render_turns(messages, system, tools, bos=bos, eos=eos)
-        ids = template.encode_multiturn(tokenizer, messages + ([{"role": "assistant", "content": ""}]
-                                        if len(messages) % 2 else []), system, tools) if tokenizer else None
+        ids = None
+        if tokenizer is not None:
+            prompt = len(messages) % 2 == 1
+            ids = template.encode_multiturn(tokenizer, messages + ([{"role": "assistant", "content": ""}]
+                                            if prompt else []), system, tools)
+            if prompt:  # the generation prompt has no target yet
+                ids[-1] = (ids[-1][0], [])
     except ValueError as exc:
         raise BadInputError(f"{args.conversation}: {exc}") from None
     if args.json:
@@ -132,7 +137,7 @@ def cmd_render(args: argparse.Namespace) -> None:
                 row["source_ids"], row["target_ids"] = src, tgt
         print(json.dumps(out, ensure_ascii=False, indent=2))
         return
-    print("".join(s + TRAINED_OPEN + t + TRAINED_CLOSE for s, t in pairs))
+    print("".join(s + (TRAINED_OPEN + t + TRAINED_CLOSE if t else "") for s, t in pairs))
     print(f"\n({TRAINED_OPEN}…{TRAINED_CLOSE} = trained span; the rest is masked in SFT)")
     if ids:
         for i, (src, tgt) in enumerate(ids):

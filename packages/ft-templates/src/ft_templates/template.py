@@ -232,10 +232,16 @@ class Template:
     def render_turns(self, messages: Sequence[Message], system: str | None = None,
                      tools: str | list | None = None, *, bos: str | None = None, eos: str | None = None,
                      multiturn: bool = True) -> list[tuple[str, str]]:
-        """Text of each (source, target) pair, as ``encode_multiturn`` (or oneturn) would encode it."""
-        padded = list(messages) + ([{"role": "assistant", "content": ""}] if len(messages) % 2 else [])
+        """Text of each (source, target) pair, as ``encode_multiturn`` (or oneturn) would encode it.
+
+        A conversation ending with a user-side turn ends with a generation prompt and an empty target.
+        """
+        prompt = len(messages) % 2 == 1
+        padded = list(messages) + ([{"role": "assistant", "content": ""}] if prompt else [])
         slots = self._plan(padded, system, tools, oneturn=not multiturn)
         texts = [render_slots(s, bos=bos, eos=eos) for s in slots]
+        if prompt:  # a conversation ending with a user-side turn: the last target is still to come
+            texts[-1] = ""
         return [(texts[i], texts[i + 1]) for i in range(0, len(texts), 2)]
 
     def render(self, messages: Sequence[Message], system: str | None = None, tools: str | list | None = None,
