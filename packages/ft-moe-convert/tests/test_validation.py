@@ -197,3 +197,13 @@ def test_unknown_dtype_passes_through_byte_for_byte(tmp_path):
 
     back = split(merge(src, tmp_path / "m").output, tmp_path / "s").output
     assert verify(src, back).identical
+
+
+def test_transposed_stacked_experts_are_refused_by_hidden_size(tmp_path, capsys):
+    entries = [("model.embed_tokens.weight", [256, 16]),
+               ("model.layers.0.mlp.experts.gate_proj", [4, 16, 8]),  # (in, out): transposed
+               ("model.layers.0.mlp.experts.up_proj", [4, 16, 8]),
+               ("model.layers.0.mlp.experts.down_proj", [4, 8, 16])]
+    src = write_synthetic_moe(tmp_path / "in", keys=entries, config={"hidden_size": 16, "num_experts": 4})
+    assert_refused(src, tmp_path, capsys, "config.json hidden_size=16: expert weights must be (out, in)",
+                   verb="split")

@@ -176,6 +176,7 @@ def scan_checkpoint(path: str | Path, candidates: Sequence[str | Layout]) -> Sca
     validate = _validate_separate if layout.kind == "separate" else _validate_stacked
     num_experts = validate(root, layout, groups)
     _check_config(root, config, num_experts, sorted({layer for _, layer in groups}))
+    _check_hidden_size(root, config, next(iter(groups.values())))
     return Scan(ckpt, layout, order, matched, groups, num_experts, config)
 
 
@@ -295,6 +296,19 @@ def _check_config(root: Path, config: dict, num_experts: int, layers: list[int])
     if expected is not None and expected != layers:
         log.warning("%s: MoE layers in the weights %s differ from those the config implies %s", root,
                     _span(layers), _span(expected))
+
+
+def _check_hidden_size(root: Path, config: dict, group: ExpertGroup) -> None:
+    """An (in, out) checkpoint is self-consistent too; the config's hidden_size tells them apart."""
+    hidden = next((scope["hidden_size"] for scope in (config, config.get("text_config") or {})
+                   if isinstance(scope.get("hidden_size"), int)), None)
+    slot = group.tensors.get(GATE) or group.tensors.get(GATE_UP) or {}
+    first = next(iter(slot.values()), None)
+    if hidden is None or first is None or first.shape[-1] == hidden:
+        return
+    raise BadInputError(f"{root}: {first.name} has shape {_shape(first)} but config.json hidden_size={hidden}: "
+                        "expert weights must be (out, in) with in = hidden_size; transposed (in, out) storage "
+                        "is not supported")
 
 
 def _span(layers: list[int]) -> str:
