@@ -92,7 +92,7 @@ def main() -> None:
     shutil.rmtree(runs, ignore_errors=True)
     runs.mkdir(parents=True)
     env = dict(os.environ, HF_HUB_OFFLINE="1", FT_PLAIN_PROGRESS="1")
-    ft = [sys.executable, "-m", "ft_merge.cli", "run", "--base_model", str(model), "--finetuned_models",
+    ft = [sys.executable, "-m", "ft_merge", "run", "--base_model", str(model), "--finetuned_models",
           *map(str, variants), "--eval", "none", "--dtype", "float32"]
     cache = runs / "cache"
     data = ["--datasets", *[args.calib_data] * 3, "--cache_dir", str(cache),

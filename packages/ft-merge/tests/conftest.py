@@ -16,6 +16,24 @@ TASK_B = [f"Translate '{w}' to French: {f}." for w, f in
            ("apple", "pomme"), ("car", "voiture"), ("book", "livre"), ("tree", "arbre"), ("sun", "soleil")] * 6]
 
 
+DEMO = Path(__file__).resolve().parents[3] / "docs" / "examples" / "data"
+
+
+def demo_tasks() -> tuple[list[str], list[str]]:
+    """Two different tasks: the demo datasets (reasoning-gym arithmetic, identity) when present."""
+    import json
+
+    try:
+        rows_a = json.loads((DEMO / "rg_alpaca.json").read_text())[:96]
+        rows_b = json.loads((DEMO / "identity.json").read_text())
+    except (OSError, ValueError):
+        return TASK_A, TASK_B
+
+    def text(r: dict) -> str:
+        return "\n".join(x for x in (r.get("instruction"), r.get("input"), r.get("output")) if x)
+    return [text(r) for r in rows_a], [text(r) for r in rows_b] * 3
+
+
 def write_jsonl(path: Path, texts: list[str]) -> Path:
     import json
 
@@ -84,12 +102,13 @@ def tiny(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
 
     root = tmp_path_factory.mktemp("tiny")
     base = tiny_llama_dir()  # hidden 64, 2 layers, tied embeddings, the real SmolLM2 tokenizer
-    data_a = write_jsonl(root / "task_a.jsonl", TASK_A)
-    data_b = write_jsonl(root / "task_b.jsonl", TASK_B)
-    ft_a = finetune(base, root / "ft_a", TASK_A)
-    ft_b = finetune(base, root / "ft_b", TASK_B)
+    task_a, task_b = demo_tasks()
+    data_a = write_jsonl(root / "task_a.jsonl", task_a)
+    data_b = write_jsonl(root / "task_b.jsonl", task_b)
+    ft_a = finetune(base, root / "ft_a", task_a)
+    ft_b = finetune(base, root / "ft_b", task_b)
     evalf = root / "eval.txt"
-    evalf.write_text("\n".join(TASK_A[::7] + TASK_B[::7]) + "\n")
+    evalf.write_text("\n".join(t.replace("\n", " ") for t in task_a[::9] + task_b[::9]) + "\n")
     return {"root": root, "base": base, "ft_a": ft_a, "ft_b": ft_b, "data_a": data_a, "data_b": data_b,
             "eval": evalf}
 

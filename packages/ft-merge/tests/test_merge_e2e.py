@@ -145,3 +145,10 @@ def test_python_api_seed_methods(tiny, tmp_path):
     assert weights(Path(again)).keys() == weights(Path(path)).keys()
     for k, v in weights(Path(path)).items():
         assert torch.equal(v, weights(Path(again))[k])
+
+
+def test_identity_hessians_make_ties_sparsegpt_equal_ties(tiny, tmp_path):
+    Merger(str(tiny["base"]), [str(tiny["ft_a"]), str(tiny["ft_b"])], output_dir=str(tmp_path / "o"),
+           methods=["ties", "ties_sparsegpt"], calibration_fallback="identity", eval="none").run()
+    a, b = weights(tmp_path / "o" / "ties"), weights(tmp_path / "o" / "ties_sparsegpt")
+    assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)

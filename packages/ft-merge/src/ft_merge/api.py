@@ -8,6 +8,7 @@ Example:
 
 from __future__ import annotations
 
+import datetime as _dt
 import math
 import os
 import sys
@@ -17,7 +18,7 @@ from typing import Any
 
 import torch
 
-from ft_core import atomic_output_dir, atomic_write_json, library_versions
+from ft_core import atomic_output_dir, atomic_write_json, library_versions, write_run_json
 
 from ._log import log, quiet_transformers
 from .calibration import HessianStore, hessians_for_input
@@ -106,6 +107,8 @@ class Merger:
         cfg = self.config.model_copy(update={"methods": methods} if methods else {})
         if single_path is not None:
             cfg = cfg.model_copy(update={"output_dir": single_path})
+        started = _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
+        t_start = time.perf_counter()
         plan = preflight(cfg)
         self.manifest = {"argv": sys.argv, "versions": library_versions(), "seed": cfg.seed,
                          "methods": plan.method_names, "inputs": [
@@ -142,6 +145,8 @@ class Merger:
             self.manifest["fallback_tensors"] = {m: t["fallback_tensors"] for m, t in timings.items()}
             atomic_write_json(tmp / "comparison_results.json", _json_safe(results))
             atomic_write_json(tmp / "run_manifest.json", _json_safe(self.manifest))
+            write_run_json(tmp, cfg.model_dump(by_alias=True), started, elapsed_s=time.perf_counter() - t_start,
+                           extra={"status": "ok", "metrics": _json_safe(results)})
         print_table(results)
         return results
 

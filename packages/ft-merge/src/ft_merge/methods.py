@@ -187,10 +187,11 @@ def sparsegpt_keeps(job: TensorJob, p: MethodParams) -> tuple[list[Keep], list[t
             keeps.append(job.magnitude_keep(i))
             deltas.append(d)
             continue
-        m = ops.saliency_mask(d, stats, dens, p.saliency, p.selection)
+        keep = ops.saliency_keep(d, stats, dens, p.saliency, p.selection)
         if p.sparsegpt_update and stats.H is not None:
+            m = keep.to_mask(d.numel()).view(d.shape)
             d = ops.obs_update(d, m, ops.obs_factor(stats.H, p.percdamp))
-        keeps.append(Keep(mask=m.view(-1)))
+        keeps.append(keep)
         deltas.append(d)
     return keeps, deltas
 

@@ -19,6 +19,7 @@ from .sparsegpt import (
     obs_factor,
     obs_update,
     saliency,
+    saliency_keep,
     saliency_mask,
 )
 from .sparsify import (
@@ -64,6 +65,7 @@ __all__ = [
     "reduce_off_diagonal",
     "regmean",
     "saliency",
+    "saliency_keep",
     "saliency_mask",
     "slerp",
     "ties",

@@ -17,9 +17,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import torch
+import torch.nn.functional as F
 
 from .._log import warn_once
-from .select import keep_count, topk_mask, topk_mask_blocks, topk_mask_rows
+from .keep import Keep
+from .select import keep_count, kth_largest, topk_mask_blocks, topk_mask_rows
 
 SALIENCIES = ("obs", "seed", "wanda")
 SELECTIONS = ("tensor", "row", "block128")
@@ -138,14 +140,33 @@ def saliency_mask(delta: torch.Tensor, stats: HessianStats, density: float, kind
 
     Saliency ties go to the larger |δ|, then the lowest index, so H = I reproduces magnitude trim.
     """
+    return saliency_keep(delta, stats, density, kind, selection).to_mask(delta.numel()).view(delta.shape)
+
+
+def saliency_keep(delta: torch.Tensor, stats: HessianStats, density: float, kind: str = "obs",
+                  selection: str = "tensor") -> Keep:
+    """:func:`saliency_mask` as a float-multiplier :class:`Keep` (the fast path of the combiners)."""
     s = saliency(delta, stats, kind)
     mag = delta.abs()
     if selection == "tensor":
-        return topk_mask(s, keep_count(density, s.numel()), secondary=mag)
+        flat = s.view(-1)
+        n = flat.numel()
+        k = keep_count(density, n)
+        if k >= n:
+            return Keep()
+        v = kth_largest(flat, k)
+        mult = torch.sign(F.threshold(flat, float(v), 0.0))  # 1 where s > v (s >= 0), else 0
+        need = k - int(mult.sum())
+        if need > 0:
+            cand = torch.nonzero(flat == v).view(-1)
+            if cand.numel() > need:
+                cand = cand[torch.argsort(mag.view(-1)[cand], descending=True, stable=True)]
+            mult[cand[:need]] = 1.0
+        return Keep(mult=mult)
     if selection == "row":
-        return topk_mask_rows(s, keep_count(density, s.shape[1]), secondary=mag)
+        return Keep(mult=topk_mask_rows(s, keep_count(density, s.shape[1]), secondary=mag).view(-1).float())
     if selection == "block128":
-        return topk_mask_blocks(s, density, 128, secondary=mag)
+        return Keep(mult=topk_mask_blocks(s, density, 128, secondary=mag).view(-1).float())
     raise ValueError(f"selection={selection!r}: expected one of {', '.join(SELECTIONS)}")
 
 

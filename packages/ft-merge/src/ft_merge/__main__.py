@@ -1,0 +1,5 @@
+"""``python -m ft_merge ...`` = ``ft-merge ...``."""
+
+from .cli import main
+
+main()
