@@ -68,3 +68,35 @@ def test_test_gen_legacy_matches_reference(fusion_log, tmp_path):
     expected = [{"instruction": "Answer the following questions as required.", "input": str(df.iloc[i * 40]["query"]),
                  "output": str(df.iloc[i * 40]["ground_truth"])} for i in range(len(df) // 40)]
     assert result.path.read_text(encoding="utf-8") == json.dumps(expected, ensure_ascii=False, indent=2)
+
+
+def test_random_blocks_match_reference(tmp_path_factory, log_helpers, reference_impl):
+    """Ties, missing and odd values in random 40-row blocks: legacy output == the reference's."""
+    pytest.importorskip("pandas")
+    from hypothesis import HealthCheck, given, settings
+    from hypothesis import strategies as st
+
+    perf = st.sampled_from(["0.0", "1.0", "1", "", "0.5", "nan", "{'pass@1': np.float64(1.0)}", "{'pass@1': 0.0}",
+                            "oops"])
+    judge = st.sampled_from(["", "0.3", "0.8", "1.0", "0", "None"])
+    tokens = st.sampled_from(["", "5", "10", "10.0", "x"])
+    response = st.sampled_from(["r", "", "None", "é ✓", "NA"])
+    cell = st.tuples(perf, judge, tokens, response)
+    block = st.tuples(st.sampled_from(["natural_qa", "mmlu", "mbpp"]), st.lists(cell, min_size=40, max_size=40))
+
+    @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+    @given(blocks=st.lists(block, min_size=1, max_size=3), setting=st.sampled_from(["perf", "judge", "hybrid", "baseline"]),
+           k=st.integers(1, 4), small=st.booleans())
+    def check(blocks, setting, k, small):
+        tmp = tmp_path_factory.mktemp("h")
+        rows = []
+        for i, (task, cells) in enumerate(blocks):
+            llms = [r["llm"] for r in log_helpers["block"](task, "q", "a")]
+            rows += log_helpers["block"](task, f"Q{i}? Let's think step by step.", "B" if task == "mmlu" else "gt",
+                                         dict(zip(llms, cells)))
+        path = log_helpers["write_csv"](tmp / "log.csv", rows)
+        ours = build_sft(path, tmp / "o", setting=setting, k=k, small=small, legacy_blocks=True).path.read_text(
+            encoding="utf-8")
+        assert ours == reference_impl.reference_pandas(str(path), setting, k, small)
+
+    check()
