@@ -63,3 +63,20 @@ def test_tensorboard_logs(tiny_config):
     _run(cfg)
     events = list(Path(cfg["output_dir"]).glob("runs/**/events.out.tfevents.*"))
     assert events
+
+
+@pytest.mark.parametrize("variant", [
+    {"use_dora": True}, {"use_rslora": True}, {"loraplus_lr_ratio": 4.0, "learning_rate": 1.0e-3},
+    {"pissa_init": True, "pissa_iter": 2, "pissa_convert": True},
+], ids=["dora", "rslora", "loraplus", "pissa"])
+def test_lora_variants_loss_goes_down(tiny_config, helpers, variant):
+    cfg = {**tiny_config, **variant, "max_steps": 6}
+    _run(cfg)
+    out = Path(cfg["output_dir"])
+    curve = helpers.losses(out)
+    assert curve[-1] < curve[0] - 0.1, curve
+    adapter = json.loads((out / "adapter_config.json").read_text())
+    if "pissa_init" in variant:
+        assert adapter["r"] == 16  # converted to a plain LoRA of rank 2r that applies to the original base
+    if "use_dora" in variant:
+        assert adapter["use_dora"] is True

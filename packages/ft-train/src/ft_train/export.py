@@ -78,6 +78,15 @@ def ollama_modelfile(template: Any, tokenizer: Any) -> str | None:
     return "\n".join(lines) + "\n"
 
 
+def _chmod_like_mkdir(path: Path) -> None:
+    """The temporary directory is private (mkdtemp: 0700); the model directory gets the usual mode."""
+    import os
+
+    mask = os.umask(0)
+    os.umask(mask)
+    path.chmod(0o777 & ~mask)
+
+
 def merged_model(cfg: Any, tokenizer: Any) -> Any:
     """The base model with every adapter of ``adapter_name_or_path`` merged in (CPU, no grad)."""
     import ft_models
@@ -114,6 +123,7 @@ def run_export(cfg: ExportConfig, overwrite: bool | None = None) -> Path:
         tokenizer.save_pretrained(tmp)
         if cfg.ollama_modelfile and (text := ollama_modelfile(template, tokenizer)) is not None:
             (tmp / "Modelfile").write_text(text, encoding="utf-8")
+        _chmod_like_mkdir(tmp)
     log.info("exported %s (%s) to %s", cfg.model_name_or_path, ", ".join(cfg.adapter_name_or_path or ["no adapter"]),
              target)
     return target

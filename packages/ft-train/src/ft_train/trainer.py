@@ -97,6 +97,20 @@ class FtTrainer(Trainer):
     without label smoothing or a custom loss; otherwise the Trainer's loss runs unchanged.
     """
 
+    loraplus: dict[str, float] | None = None
+    """``{"loraplus_lr_ratio": r, "loraplus_lr_embedding": e}`` for LoRA+ parameter groups (ft-models)."""
+
+    def create_optimizer(self, model: Any = None) -> Any:
+        if self.loraplus is None or self.optimizer is not None:
+            return super().create_optimizer(model) if model is not None else super().create_optimizer()
+        import ft_models
+
+        groups = ft_models.loraplus_param_groups(self.model, lr=self.args.learning_rate,
+                                                 weight_decay=self.args.weight_decay, **self.loraplus)
+        optimizer_cls, optimizer_kwargs = Trainer.get_optimizer_cls_and_kwargs(self.args, self.model)
+        self.optimizer = optimizer_cls(groups, **optimizer_kwargs)
+        return self.optimizer
+
     def compute_loss(self, model: Any, inputs: dict[str, Any], return_outputs: bool = False,
                      num_items_in_batch: Any = None) -> Any:
         parts = None

@@ -81,6 +81,14 @@ def run_train(cfg: TrainConfig, runtime: Runtime | None = None) -> dict[str, Any
     trainer = FtTrainer(model=model, args=args, train_dataset=data.train_dataset, eval_dataset=data.eval_dataset,
                         data_collator=data.collator, processing_class=tokenizer, compute_metrics=compute_metrics,
                         preprocess_logits_for_metrics=preprocess)
+    if cfg.loraplus_lr_ratio:
+        trainer.loraplus = {"loraplus_lr_ratio": cfg.loraplus_lr_ratio, "loraplus_lr_embedding": cfg.loraplus_lr_embedding}
+    pissa_init_dir = None
+    if cfg.do_train and cfg.pissa_init and cfg.pissa_convert and _is_main():
+        import ft_models
+
+        pissa_init_dir = output_dir / "pissa_init"
+        ft_models.save_pissa_init(model, pissa_init_dir)
     trainer.remove_callback(PrinterCallback)
     trainer.add_callback(ProgressCallback())
     trainer.add_callback(LogFileCallback(output_dir))
@@ -93,6 +101,11 @@ def run_train(cfg: TrainConfig, runtime: Runtime | None = None) -> dict[str, Any
         if cfg.do_train:
             out = trainer.train(resume_from_checkpoint=resume)
             trainer.save_model()
+            if pissa_init_dir is not None:
+                import ft_models
+
+                # PiSSA trains against a modified base; save it as a plain LoRA of the original base.
+                ft_models.save_adapter(trainer.model, output_dir, pissa_init_dir=pissa_init_dir)
             metrics = dict(out.metrics)
             tokens = trainer.state.num_input_tokens_seen
             if tokens and metrics.get("train_runtime"):
