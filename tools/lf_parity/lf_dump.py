@@ -49,7 +49,9 @@ def main() -> None:
             model_args, data_args, training_args, _, _ = get_train_args(cfg)
             tm = load_tokenizer(model_args)
             template = get_template_and_fix_tokenizer(tm["tokenizer"], data_args)
-            dm = get_dataset(template, model_args, data_args, training_args, stage=case["stage"], **tm)
+            # LLaMA-Factory's DPO/ORPO/SimPO workflows load ranking data with stage "rm"
+            stage = "rm" if case["stage"] in ("rm", "dpo", "orpo", "simpo") else case["stage"]
+            dm = get_dataset(template, model_args, data_args, training_args, stage=stage, **tm)
             ds = dm["train_dataset"]
             cols = [c for c in ds.column_names if c.endswith("input_ids") or c.endswith("labels")]
             out[case["name"]] = {c: list(ds[c]) for c in cols}

@@ -5,8 +5,12 @@ seed 0), the same tokenizer (the SmolLM2 export) and template ``smollm2``, cutof
 nothing reused from a cache; LLaMA-Factory runs through the peer script ``lf_preprocess.py`` in
 its own venv. Runs alternate (ft, LF, ft, LF, ...) so that load on a shared machine hits both.
 Timed: ``get_dataset`` alone (JSON load, alignment, tokenization; for ft also writing the
-cache), as in ``lf_preprocess.py``. Peak memory: the process's maximum RSS (``/usr/bin/time``
-style, via ``resource``), imports included. Prints one JSON line.
+cache), as in ``lf_preprocess.py``. Both sides run with their defaults: LLaMA-Factory preprocesses
+in one process (``preprocessing_num_workers`` unset); ft-data forks one worker per CPU for datasets
+of 8,000 rows or more (``--lf-workers N`` adds a LLaMA-Factory run with N workers for comparison).
+Peak memory: the process's maximum RSS (via ``resource``), imports included (the two venvs differ:
+the workspace has the CUDA build of torch, the peer venv the CPU build, so compare
+``rss_before_get_dataset_mib`` too); for ft also the largest worker's peak. Prints one JSON line.
 
 Usage:
     uv run python packages/ft-data/benchmarks/preprocess.py [--n 20000] [--reps 1]
@@ -42,6 +46,7 @@ def ft_worker(data_dir: str, model: str, packing: bool, out: str) -> None:
     with tempfile.TemporaryDirectory() as cache:
         args = DataArgs(dataset="sharegpt_synth", dataset_dir=data_dir, cutoff_len=2048, packing=packing,
                         overwrite_cache=True, cache_dir=cache)
+        rss_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
         t1 = time.perf_counter()
         module = get_dataset(args, stage="sft", template=template, tokenizer=tokenizer)
         t2 = time.perf_counter()
@@ -49,23 +54,29 @@ def ft_worker(data_dir: str, model: str, packing: bool, out: str) -> None:
         ntok = sum(len(x) for x in ds["input_ids"])
         nlab = sum(sum(1 for t in x if t != -100) for x in ds["labels"])
     rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    workers = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
     Path(out).write_text(json.dumps({"import_s": t0 - t_start, "get_dataset_s": t2 - t1, "rows_out": len(ds),
-                                     "tokens_out": ntok, "label_tokens_out": nlab, "peak_rss_mib": rss}))
+                                     "tokens_out": ntok, "label_tokens_out": nlab, "peak_rss_mib": rss,
+                                     "rss_before_get_dataset_mib": rss_before,
+                                     "largest_worker_peak_rss_mib": workers}))
 
 
-def _lf_config(path: Path, model: str, data_dir: str, packing: bool) -> None:
+def _lf_config(path: Path, model: str, data_dir: str, packing: bool, workers: int = 0) -> None:
     lines = [f"model_name_or_path: {model}", "stage: sft", "do_train: true", "finetuning_type: lora",
              "lora_target: all", "dataset: sharegpt_synth", f"dataset_dir: {data_dir}", "template: smollm2",
              "cutoff_len: 2048", "overwrite_cache: true", f"output_dir: {path.parent / 'out'}", "report_to: none"]
     if packing:
         lines.append("packing: true")
+    if workers:
+        lines.append(f"preprocessing_num_workers: {workers}")
     path.write_text("\n".join(lines) + "\n")
 
 
-def run_lf(work: Path, peers: Path, scripts: Path, data_dir: str, model: str, packing: bool) -> dict:
+def run_lf(work: Path, peers: Path, scripts: Path, data_dir: str, model: str, packing: bool,
+           workers: int = 0) -> dict:
     work.mkdir(parents=True, exist_ok=True)
     cfg, metrics = work / "config.yaml", work / "metrics.json"
-    _lf_config(cfg, model, data_dir, packing)
+    _lf_config(cfg, model, data_dir, packing, workers)
     env = {**os.environ, "PYTHONPATH": str(peers / "stubs"), "HF_HUB_OFFLINE": "1",
            "HF_DATASETS_CACHE": str(work / "hfcache")}
     # measure the child's peak RSS with a tiny wrapper so each run gets its own figure
@@ -102,6 +113,7 @@ def main() -> None:
     parser.add_argument("--peers", default="/tmp/peers")
     parser.add_argument("--scripts", default="/tmp/peers-scripts")
     parser.add_argument("--variants", default="plain,packing")
+    parser.add_argument("--lf-workers", type=int, default=0, help="also run LLaMA-Factory with N workers (plain)")
     parser.add_argument("--worker", nargs=4, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.worker:
@@ -130,8 +142,19 @@ def main() -> None:
                              "tokens_out": items[0]["tokens_out"], "label_tokens_out": items[0]["label_tokens_out"],
                              "rows_out": items[0]["rows_out"],
                              "peak_rss_mib": round(statistics.median(r["peak_rss_mib"] for r in items), 1)}
+            for key in ("rss_before_get_dataset_mib", "largest_worker_peak_rss_mib"):
+                if key in items[0]:
+                    summary[side][key] = round(statistics.median(r[key] for r in items), 1)
         summary["throughput_ratio_ft_over_lf"] = round(summary["lf"]["get_dataset_s"] / summary["ft"]["get_dataset_s"], 2)
         result["variants"][variant] = summary
+    if args.lf_workers:
+        lf = run_lf(work / "lf_workers", peers, scripts, data_dir, model, False, args.lf_workers)
+        ft_s = result["variants"].get("plain", {}).get("ft", {}).get("get_dataset_s")
+        result["lf_plain_with_workers"] = {"workers": args.lf_workers, "get_dataset_s": round(lf["get_dataset_s"], 3),
+                                           "examples_per_s": round(args.n / lf["get_dataset_s"], 1),
+                                           "peak_rss_mib": lf["peak_rss_mib"],
+                                           "throughput_ratio_ft_over_lf": round(lf["get_dataset_s"] / ft_s, 2)
+                                           if ft_s else None}
     result["load_avg_end"] = os.getloadavg()[0]
     print(json.dumps(result))
 

@@ -74,7 +74,7 @@ def tokenize_many(tokenizer: Any, texts: Sequence[str], words: WordCache | None 
 
 def _expand(ids: list[int], table: list[list[int]]) -> list[int]:
     if len(ids) == 1 and ids[0] < 0:
-        return list(table[-1 - ids[0]])
+        return table[-1 - ids[0]]  # shared with other rows: processors only slice, never mutate
     out: list[int] = []
     for t in ids:
         if t < 0:

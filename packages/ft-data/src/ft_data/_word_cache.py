@@ -15,6 +15,7 @@ and only after a sample of texts encodes identically both ways; everything else 
 from __future__ import annotations
 
 import json
+import re
 from itertools import chain
 from typing import Any
 
@@ -25,7 +26,7 @@ ASCII_PATTERNS = {
     GPT2_PATTERN: r"""'s|'t|'re|'ve|'m|'ll|'d| ?[A-Za-z]+| ?[0-9]+| ?[^\sA-Za-z0-9]+|\s+(?!\S)|\s+""",
 }
 MAX_WORDS = 2_000_000  # stop caching new words beyond this (memory bound)
-_UNSAFE = frozenset("\x1c\x1d\x1e\x1f")  # ASCII separators some regex engines call whitespace
+_UNSAFE = re.compile("[\x1c-\x1f]")  # ASCII separators some regex engines call whitespace
 
 
 def _pattern(spec: dict[str, Any] | None) -> str | None:
@@ -48,8 +49,6 @@ class WordCache:
     """``encode_many(texts)`` equal to ``backend.encode_batch(texts, add_special_tokens=False)`` ids."""
 
     def __init__(self, backend: Any, pattern: str, added: dict[str, int]) -> None:
-        import re
-
         import regex
 
         self.backend = backend
@@ -121,7 +120,7 @@ class WordCache:
         out: list[list[int] | None] = [None] * len(texts)
         slow: list[int] = []
         for i, text in enumerate(texts):
-            if text.isascii() and _UNSAFE.isdisjoint(text):
+            if text.isascii() and not _UNSAFE.search(text):
                 out[i] = self._encode(text)
             else:
                 slow.append(i)
