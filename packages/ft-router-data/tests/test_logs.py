@@ -59,3 +59,13 @@ def test_low_memory_build_with_small_blocks(routing_log_csv, tmp_path, monkeypat
         if not legacy:
             assert got == expected
     assert got == build_sft(routing_log_csv, tmp_path / "c", setting="judge", k=3, legacy_blocks=True).path.read_bytes()
+
+
+def test_generated_log_formats_agree(tmp_path):
+    from ft_testing.routing_logs import write_routing_log
+
+    outputs = set()
+    for fmt in ("csv", "jsonl", "parquet"):
+        path = write_routing_log(tmp_path / f"log.{fmt}", n_queries=14, seed=5)
+        outputs.add(build_sft(path, tmp_path / fmt, setting="hybrid", k=2).path.read_bytes())
+    assert len(outputs) == 1
