@@ -152,6 +152,10 @@ FILE_ERRORS = [
      "undefined dataset 'd'"),
     ("registry not JSON", lambda p: (p / "dataset_info.json").write_text("{oops"), "not valid JSON"),
     ("parquet not parquet", lambda p: _write(p, "d.parquet", "not parquet"), "cannot read as parquet"),
+    ("hub id while offline", lambda p: (p / "dataset_info.json").write_text('{"d": {"hf_hub_url": "nobody/nothing"}}'),
+     "cannot load 'nobody/nothing' from the hub"),
+    ("dataset script", lambda p: (p / "dataset_info.json").write_text('{"d": {"script_url": "my_script"}}'),
+     "dataset scripts are not supported"),
 ]
 
 
