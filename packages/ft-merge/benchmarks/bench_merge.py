@@ -77,6 +77,8 @@ def main() -> None:
     ap.add_argument("--calib-seq", type=int, default=128)
     ap.add_argument("--reps", type=int, default=1)
     ap.add_argument("--skip-mergekit", action="store_true")
+    ap.add_argument("--keep-cache", action="store_true",
+                    help="reuse RUNS/cache from a previous run (skips the calibration step)")
     args = ap.parse_args()
 
     mk_python = Path(args.mk_venv) / "bin" / "python"
@@ -89,8 +91,12 @@ def main() -> None:
         subprocess.run([str(mk_python), str(scripts / "make_variants.py"), str(model), args.variants, "3", "1e-3"],
                        check=True)
     runs = Path(args.runs)
-    shutil.rmtree(runs, ignore_errors=True)
-    runs.mkdir(parents=True)
+    warm = args.keep_cache and (runs / "cache" / "hessians").is_dir()
+    if runs.is_dir():
+        for child in runs.iterdir():
+            if not (warm and child.name == "cache"):
+                shutil.rmtree(child) if child.is_dir() else child.unlink()
+    runs.mkdir(parents=True, exist_ok=True)
     env = dict(os.environ, HF_HUB_OFFLINE="1", FT_PLAIN_PROGRESS="1")
     ft = [sys.executable, "-m", "ft_merge", "run", "--base_model", str(model), "--finetuned_models",
           *map(str, variants), "--eval", "none", "--dtype", "float32"]
@@ -98,10 +104,13 @@ def main() -> None:
     data = ["--datasets", *[args.calib_data] * 3, "--cache_dir", str(cache),
             "--num_calibration_samples", str(args.calib_samples), "--calibration_seq_length", str(args.calib_seq)]
     t0 = time.perf_counter()
-    calib = timed([*ft, "--methods", "ties_sparsegpt", *data, "--output_dir", str(runs / "calib")],
-                  runs / "calib.log", env)
-    calib_manifest = json.loads((runs / "calib" / "run_manifest.json").read_text())
-    shutil.rmtree(runs / "calib")
+    calib: dict[str, object] = {"cached": True}
+    calib_manifest: dict[str, object] = {}
+    if not warm:
+        calib = dict(timed([*ft, "--methods", "ties_sparsegpt", *data, "--output_dir", str(runs / "calib")],
+                           runs / "calib.log", env))
+        calib_manifest = json.loads((runs / "calib" / "run_manifest.json").read_text())
+        shutil.rmtree(runs / "calib")
 
     results: dict[str, list[dict[str, float]]] = {}
     for rep in range(args.reps):

@@ -7,6 +7,7 @@ from .combine import elect_and_merge, linear, slerp, ties, weighted_sum
 from .keep import CHUNK, Keep, magnitude_keep
 from .lora import lora_delta, lora_scale
 from .regmean import reduce_off_diagonal, regmean
+from .rng import MaskStream, mask_generator
 from .select import keep_count, kth_largest, topk_mask, topk_mask_blocks, topk_mask_rows
 from .sparsegpt import (
     SALIENCIES,
@@ -30,7 +31,6 @@ from .sparsify import (
     della,
     della_probabilities,
     magnitude_mask,
-    mask_generator,
     trim_magnitude,
     uniform16,
 )
@@ -42,6 +42,7 @@ __all__ = [
     "HessianAccumulator",
     "HessianStats",
     "Keep",
+    "MaskStream",
     "breadcrumbs",
     "damped",
     "dare",

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
+from typing import Any
 
 import torch
 import torch.nn.functional as F
@@ -35,13 +36,16 @@ def chunk_bounds(n: int, chunk: int = CHUNK) -> Iterator[tuple[int, int]]:
 class Keep:
     """Survivors of one flattened δ, one of: threshold ``v`` (|δ| > v) plus the flat indices
     ``ties`` (entries with |δ| = v that are kept); a bool ``mask``; a float ``mult`` (0 or the
-    survivor factor, DARE); or everything. ``scale`` multiplies the survivors."""
+    survivor factor); a random ``stream`` drawn per chunk (DARE); or everything. ``scale``
+    multiplies the survivors."""
 
     v: float | None = None
     ties: torch.Tensor | None = None
     mask: torch.Tensor | None = None
     mult: torch.Tensor | None = None
     scale: float = 1.0
+    stream: Any = None  # a rng.MaskStream: Bernoulli(density) drawn per chunk (DARE)
+    density: float = 1.0
 
     def state(self) -> list[int]:
         """Per-pass state (kept for API stability; chunks may come in any order)."""
@@ -49,6 +53,8 @@ class Keep:
 
     def apply(self, chunk: torch.Tensor, s: int, e: int, state: list[int] | None = None) -> torch.Tensor:
         """The kept (and scaled) values of ``chunk`` = flat[s:e], +0 elsewhere (a new tensor)."""
+        if self.stream is not None:
+            return chunk * self.stream.multiplier(s, e, self.density, self.scale)
         if self.mult is not None:
             return chunk * self.mult[s:e]
         if self.mask is not None:
@@ -67,6 +73,8 @@ class Keep:
 
     def to_mask(self, n: int, flat: torch.Tensor | None = None) -> torch.Tensor:
         """The full flat bool mask (needs ``flat`` for a threshold Keep)."""
+        if self.stream is not None:
+            return self.stream.multiplier(0, n, self.density, 1.0) != 0
         if self.mult is not None:
             return self.mult.view(-1) != 0
         if self.mask is not None:

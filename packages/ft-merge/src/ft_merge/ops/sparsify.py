@@ -1,9 +1,7 @@
 """Per-model sparsifiers of one task vector δ (float32): magnitude trim, DARE, breadcrumbs, DELLA.
 
-Random masks come from :func:`mask_generator`, a NumPy PCG64 generator seeded by a 64-bit hash
-of (run seed, model index, tensor name), so a mask never depends on processing order or device.
-Bernoulli draws compare 16-bit uniforms with round(p·2¹⁶): PCG64 random bytes are ~20x faster
-than torch's CPU mt19937, and 2⁻¹⁶ is far below any density anyone sets.
+Random masks come from :func:`~.rng.mask_generator` streams keyed by (run seed, model index,
+tensor name) (see :mod:`.rng`), so a mask never depends on processing order or device.
 
 Example:
     >>> d = torch.tensor([1.0, -2.0, 0.5, 0.0])
@@ -13,27 +11,21 @@ Example:
 
 from __future__ import annotations
 
-import hashlib
 import math
 
 import numpy as np
 import torch
 
 from .keep import Keep, magnitude_keep
+from .rng import U16, MaskStream
 from .select import keep_count, topk_mask
 
-_U16 = 1 << 16
+_U16 = U16
 
 
-def mask_generator(seed: int, model_index: int, name: str) -> np.random.Generator:
-    """A PCG64 generator seeded with blake2b-64 of ``(seed, model_index, name)``."""
-    digest = hashlib.blake2b(f"{seed}\x00{model_index}\x00{name}".encode(), digest_size=8).digest()
-    return np.random.Generator(np.random.PCG64(int.from_bytes(digest, "little")))
-
-
-def uniform16(n: int, generator: np.random.Generator) -> np.ndarray:
-    """``n`` uniform integers in [0, 2**16) (uint16)."""
-    return np.frombuffer(generator.bytes(2 * n), dtype=np.uint16)
+def uniform16(n: int, stream: MaskStream) -> np.ndarray:
+    """``n`` uniform integers in [0, 2**16) (uint16) from the start of ``stream``."""
+    return stream.uniform16(0, n)
 
 
 def magnitude_mask(delta: torch.Tensor, density: float) -> torch.Tensor:
@@ -49,26 +41,23 @@ def trim_magnitude(delta: torch.Tensor, density: float) -> torch.Tensor:
     return torch.where(magnitude_mask(delta, density), delta, 0.0)
 
 
-def dare_mask(shape: torch.Size | tuple[int, ...], density: float, generator: np.random.Generator) -> torch.Tensor:
+def dare_mask(shape: torch.Size | tuple[int, ...], density: float, generator: MaskStream) -> torch.Tensor:
     """Bernoulli(density) keep mask drawn from ``generator`` (resolution 2⁻¹⁶)."""
     n = math.prod(shape)
     return torch.from_numpy(uniform16(n, generator) < min(round(density * _U16), _U16)).view(shape)
 
 
-def dare_keep(shape: torch.Size | tuple[int, ...], density: float, generator: np.random.Generator,
+def dare_keep(shape: torch.Size | tuple[int, ...], density: float, generator: MaskStream,
               rescale: str = "exact") -> Keep:
-    """DARE as a :class:`Keep` (mask and 1/d factor) for the chunked combiners; exact rescale only."""
+    """DARE as a :class:`Keep` whose mask is drawn chunk by chunk when applied (exact rescale only)."""
     if density >= 1.0:
         return Keep()
     if rescale != "exact":
         raise ValueError("dare_keep supports rescale='exact' only; use dare() for l1")
-    n = math.prod(shape)
-    mult = (uniform16(n, generator) < min(round(density * _U16), _U16)).astype(np.float32)
-    mult *= np.float32(1.0 / density)
-    return Keep(mult=torch.from_numpy(mult))
+    return Keep(stream=generator, density=density, scale=1.0 / density)
 
 
-def dare(delta: torch.Tensor, density: float, generator: np.random.Generator, rescale: str = "exact") -> torch.Tensor:
+def dare(delta: torch.Tensor, density: float, generator: MaskStream, rescale: str = "exact") -> torch.Tensor:
     """DARE: drop entries with probability p = 1 - d, rescale the kept ones (new tensor).
 
     ``rescale="exact"`` divides by d (the paper); ``"l1"`` restores the L1 norm (mergekit's choice).
@@ -110,7 +99,7 @@ def della_probabilities(delta: torch.Tensor, density: float, epsilon: float = 0.
     return p.clamp_(min=1e-6, max=1.0).view(delta.shape)
 
 
-def della(delta: torch.Tensor, density: float, generator: np.random.Generator, epsilon: float = 0.15) -> torch.Tensor:
+def della(delta: torch.Tensor, density: float, generator: MaskStream, epsilon: float = 0.15) -> torch.Tensor:
     """DELLA MagPrune: drop each entry with probability 1 - p(rank), rescale survivors by 1/p."""
     if density >= 1.0:
         return delta.clone()
