@@ -130,3 +130,20 @@ def test_della_rescales_kept_by_inverse_probability():
 def test_trim_works_from_low_precision(dtype):
     d = torch.randn(1000).to(dtype).float()
     assert int((ops.trim_magnitude(d, 0.1) != 0).sum()) == 100
+
+
+def test_dare_methods_are_the_formula_on_one_tensor():
+    from ft_merge.methods import MethodParams, TensorJob, get_method
+
+    g = torch.Generator().manual_seed(0)
+    base = torch.randn(300, 1000, generator=g)  # > one chunk: masks are drawn chunk by chunk
+    deltas = [torch.randn(300, 1000, generator=g) * 1e-2 for _ in range(2)]
+    p = MethodParams(seed=7)
+    want = [ops.dare(d, 0.3, ops.mask_generator(7, i, "w"), "exact") for i, d in enumerate(deltas)]
+    job = TensorJob("w", base, deltas, [1.0, 0.5], [0.3, 0.3])
+    got = get_method("dare_random").fn(job, p)
+    assert torch.allclose(got, base + want[0] + 0.5 * want[1], atol=1e-5)
+    ties_got = get_method("dare_ties").fn(job, p)
+    assert torch.allclose(ties_got, base + ops.elect_and_merge(want, [1.0, 0.5], normalize=False), atol=1e-5)
+    kept = float((want[0] != 0).float().mean())
+    assert abs(kept - 0.3) < 0.01

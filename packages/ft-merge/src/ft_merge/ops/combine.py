@@ -30,7 +30,7 @@ def weighted_sum(deltas: Sequence[torch.Tensor], weights: Sequence[float], norma
     """τ = Σ wᵢ·keepᵢ(δᵢ) (÷ Σwᵢ when ``normalize``): task arithmetic, DARE's combination."""
     ks = _as_keeps(len(deltas), keeps)
     out = torch.zeros_like(deltas[0])
-    if all(k.mask is None and k.v is None for k in ks):
+    if all(k.keeps_all for k in ks):
         for d, w, k in zip(deltas, weights, ks, strict=True):
             out.add_(d, alpha=float(w) * k.scale)
     else:

@@ -47,6 +47,11 @@ class Keep:
     stream: Any = None  # a rng.MaskStream: Bernoulli(density) drawn per chunk (DARE)
     density: float = 1.0
 
+    @property
+    def keeps_all(self) -> bool:
+        """True when every entry survives (the Keep only scales)."""
+        return self.stream is None and self.mult is None and self.mask is None and self.v is None
+
     def state(self) -> list[int]:
         """Per-pass state (kept for API stability; chunks may come in any order)."""
         return [0]
