@@ -54,13 +54,17 @@ def main() -> None:
     ap.add_argument("--steps", type=int, default=40)
     ap.add_argument("--out", default="/tmp/ft_merge_ablation")
     ap.add_argument("--density", type=float, default=0.2)
+    ap.add_argument("--reuse", action="store_true", help="keep OUT's fine-tunes and caches from a previous run")
+    ap.add_argument("--only", default="", help="run only the cases whose label contains this text")
     args = ap.parse_args()
     from ft_merge import Merger
     from ft_testing.models import tiny_llama_dir
 
     root = Path(args.out)
-    shutil.rmtree(root, ignore_errors=True)
-    root.mkdir(parents=True)
+    reuse = args.reuse and (root / "ft_b" / "config.json").is_file()
+    if not reuse:
+        shutil.rmtree(root, ignore_errors=True)
+    root.mkdir(parents=True, exist_ok=True)
     base = tiny_llama_dir()
     data = []
     for name, texts in (("a", TASK_A), ("b", TASK_B)):
@@ -68,8 +72,9 @@ def main() -> None:
         p.write_text("".join(json.dumps({"text": t}) + "\n" for t in texts))
         data.append(str(p))
     t0 = time.perf_counter()
-    finetune(base, root / "ft_a", TASK_A, args.steps, 1)
-    finetune(base, root / "ft_b", TASK_B, args.steps, 2)
+    if not reuse:
+        finetune(base, root / "ft_a", TASK_A, args.steps, 1)
+        finetune(base, root / "ft_b", TASK_B, args.steps, 2)
     train_s = time.perf_counter() - t0
     common = dict(output_dir="", cache_dir=str(root / "cache"), num_calibration_samples=16,
                   calibration_seq_length=64, density=args.density, eval="none", per_task_eval=True,
@@ -94,6 +99,9 @@ def main() -> None:
                               "density": args.density, "train_s": round(train_s, 1)}
     table = {}
     for i, (label, opts) in enumerate(runs.items()):
+        if args.only not in label:
+            continue
+        shutil.rmtree(root / f"run{i}", ignore_errors=True)
         kw = {**common, **opts, "output_dir": str(root / f"run{i}")}
         m = Merger(str(base), [str(root / "ft_a"), str(root / "ft_b")], data, **kw)
         res = next(iter(m.run().values()))
