@@ -19,9 +19,10 @@ def model_args(cfg: Any, is_trainable: bool = True) -> Any:
     """The ``ft_models.ModelArgs`` part of a run config, with the values ft-train derives.
 
     ``compute_dtype`` follows ``bf16``/``fp16``/``pure_bf16`` and ``model_max_length`` is
-    ``cutoff_len``, as in LLaMA-Factory. On CPU, gradient checkpointing is off unless the config
-    sets ``disable_gradient_checkpointing: false`` explicitly: it costs about a third of the step
-    time to save memory that machines training on CPU have (GPUs keep LLaMA-Factory's default).
+    ``cutoff_len``, as in LLaMA-Factory. Gradient checkpointing stays on unless the config sets
+    ``disable_gradient_checkpointing: true`` (as in LLaMA-Factory): it costs about a third of the
+    step time but keeps activation memory flat (LoRA SFT of SmolLM2 at cutoff 512, batch 4:
+    5.1 GB peak RSS without it against 2.6 GB for LLaMA-Factory with it).
     """
     import torch
 
@@ -34,9 +35,6 @@ def model_args(cfg: Any, is_trainable: bool = True) -> Any:
         values["compute_dtype"] = "float32"
     if getattr(cfg, "cutoff_len", None):
         values["model_max_length"] = cfg.cutoff_len
-    explicit = "disable_gradient_checkpointing" in cfg.model_fields_set
-    if is_trainable and not torch.cuda.is_available() and not explicit:
-        values["disable_gradient_checkpointing"] = True
     return ft_models.ModelArgs(**values)
 
 
