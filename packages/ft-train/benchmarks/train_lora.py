@@ -98,11 +98,11 @@ def main() -> None:
     os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
     root = Path(tempfile.mkdtemp(prefix="ft-bench-train-"))
     rows = []
-    for variant in filter(None, args.lf_variants.split(",")):
-        rows.append(run_lf(variant, args.model, args.steps, root))
-        print(json.dumps(rows[-1]), file=sys.stderr)
     for variant in filter(None, args.ft_variants.split(",")):
         rows.append(run_ft(variant, args.model, args.steps, root))
+        print(json.dumps(rows[-1]), file=sys.stderr)
+    for variant in filter(None, args.lf_variants.split(",")):
+        rows.append(run_lf(variant, args.model, args.steps, root))
         print(json.dumps(rows[-1]), file=sys.stderr)
     lf = next((r for r in rows if r["tool"] != "ft" and r["variant"] == "nopack"), None)
     summary: dict = {"benchmark": "train_lora_cpu", "steps": args.steps, "model": args.model,
