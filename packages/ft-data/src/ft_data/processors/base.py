@@ -13,6 +13,7 @@ Example:
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -122,4 +123,5 @@ def to_dataset(columns: Columns) -> Any:
         mask = name[: -len("input_ids")] + "attention_mask"
         if name.endswith("input_ids") and mask not in columns:
             arrays[mask] = _ones_like(arrays[name])
-    return datasets.Dataset(pa.table(arrays))
+    # an explicit fingerprint: without one, datasets hashes the whole table (a transient full copy)
+    return datasets.Dataset(pa.table(arrays), fingerprint=uuid.uuid4().hex)
