@@ -152,3 +152,18 @@ def test_identity_hessians_make_ties_sparsegpt_equal_ties(tiny, tmp_path):
            methods=["ties", "ties_sparsegpt"], calibration_fallback="identity", eval="none").run()
     a, b = weights(tmp_path / "o" / "ties"), weights(tmp_path / "o" / "ties_sparsegpt")
     assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
+
+
+@pytest.mark.gpu
+def test_calibration_on_cuda_matches_cpu(tiny, tmp_path):
+    if not torch.cuda.is_available():
+        pytest.skip("needs CUDA")
+    stores = {}
+    for dev in ("cpu", "cuda"):
+        m = Merger(str(tiny["base"]), [str(tiny["ft_a"])], [str(tiny["data_a"])], cache_dir=str(tmp_path / dev),
+                   num_calibration_samples=2, calibration_seq_length=16, methods=["ties_sparsegpt"], device=dev,
+                   eval="none")
+        stores[dev] = m.compute_and_save_hessians()[0]
+    for name in stores["cpu"].groups:
+        a, b = stores["cpu"].get(name), stores["cuda"].get(name)
+        torch.testing.assert_close(b.hinv_diag, a.hinv_diag, rtol=1e-4, atol=1e-6)
