@@ -27,11 +27,14 @@ def model_args(cfg: Any, is_trainable: bool = True) -> Any:
     import torch
 
     values = {k: getattr(cfg, k) for k in ft_models.ModelArgs.model_fields if hasattr(cfg, k)}
-    if getattr(cfg, "pure_bf16", False) or getattr(cfg, "bf16", False):
+    cuda = torch.cuda.is_available()
+    if getattr(cfg, "pure_bf16", False) or (getattr(cfg, "bf16", False) and cuda):
         values["compute_dtype"] = "bfloat16"
-    elif getattr(cfg, "fp16", False):
+    elif getattr(cfg, "fp16", False) and cuda:
         values["compute_dtype"] = "float16"
-    elif not torch.cuda.is_available() and values.get("infer_dtype", "auto") == "auto":
+    elif not cuda and values.get("infer_dtype", "auto") == "auto":
+        # On CPU `bf16: true` keeps float32 weights: freeze/full tuning upcasts the trainable layers,
+        # and CPU matmuls do not mix bfloat16 inputs with float32 weights.
         values["compute_dtype"] = "float32"
     if getattr(cfg, "cutoff_len", None):
         values["model_max_length"] = cfg.cutoff_len
