@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import itertools
+
 import pytest
 
 from ft_data import DataArgs, infer_seqlen
@@ -90,6 +92,12 @@ def test_packing_and_neat_packing(smol):
     assert sum(len(x) for x in packed["input_ids"]) == sum(lengths)
     assert all(len(x) <= cutoff for x in packed["input_ids"])
     assert set(t for m in packed["attention_mask"] for t in m) == {1}
+    # every packed piece is one of the unpacked conversations, ids and labels together
+    pieces = []
+    for ids, labels, pos in zip(neat["input_ids"], neat["labels"], neat["position_ids"]):
+        starts = [i for i, p in enumerate(pos) if p == 0] + [len(pos)]
+        pieces += [(tuple(ids[a:b]), tuple(labels[a:b])) for a, b in itertools.pairwise(starts)]
+    assert sorted(pieces) == sorted(zip(map(tuple, plain["input_ids"]), map(tuple, plain["labels"])))
     for mask, pos in zip(neat["attention_mask"], neat["position_ids"]):
         # positions restart at 0 exactly where the sequence index changes
         starts = [i for i, p in enumerate(pos) if p == 0]

@@ -144,9 +144,12 @@ def packed(ids: Ragged, labels: Ragged, ctx: Ctx) -> Columns:
     seq_len = lengths[order]
     new_start = np.cumsum(seq_len) - seq_len  # where each conversation starts in the packed stream
     total = int(seq_len.sum())
-    arange = np.arange(total, dtype=np.int64)
-    gather = arange + np.repeat(ids.offsets[:-1][order] - new_start, seq_len)
-    positions = (arange - np.repeat(new_start, seq_len)).astype(np.int32)
+    index = np.int32 if len(ids.values) < 2**31 - 1 else np.int64  # half the memory for the index arrays
+    arange = np.arange(total, dtype=index)
+    positions = (arange - np.repeat(new_start.astype(index), seq_len)).astype(np.int32, copy=False)
+    arange += np.repeat((ids.offsets[:-1][order] - new_start).astype(index), seq_len)  # now: where to gather from
+    new_ids, new_labels = ids.values[arange], labels.values[arange]
+    del arange
     bin_sizes = np.fromiter((len(b) for b in bins), dtype=np.int64, count=len(bins))
     bin_first = np.cumsum(bin_sizes) - bin_sizes
     index_in_bin = np.arange(len(order), dtype=np.int64) - np.repeat(bin_first, bin_sizes) + 1
@@ -155,5 +158,5 @@ def packed(ids: Ragged, labels: Ragged, ctx: Ctx) -> Columns:
     else:
         mask = np.ones(total, dtype=np.int8)
     bin_lengths = np.add.reduceat(seq_len, bin_first) if len(bins) else np.zeros(0, np.int64)
-    return {"input_ids": Ragged(ids.values[gather], bin_lengths), "attention_mask": Ragged(mask, bin_lengths),
-            "labels": Ragged(labels.values[gather], bin_lengths), "position_ids": Ragged(positions, bin_lengths)}
+    return {"input_ids": Ragged(new_ids, bin_lengths), "attention_mask": Ragged(mask, bin_lengths),
+            "labels": Ragged(new_labels, bin_lengths), "position_ids": Ragged(positions, bin_lengths)}
