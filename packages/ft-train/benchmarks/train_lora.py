@@ -44,6 +44,14 @@ def _peak_rss_mib(time_file: Path) -> float:
     return round(int(match.group(1)) / 1024, 1) if match else float("nan")
 
 
+def _cpu_s(time_file: Path) -> float:
+    """User + system CPU seconds of the whole process (imports and loading included)."""
+    text = time_file.read_text()
+    user = re.search(r"User time \(seconds\): ([\d.]+)", text)
+    system = re.search(r"System time \(seconds\): ([\d.]+)", text)
+    return round(float(user.group(1)) + float(system.group(1)), 1) if user and system else float("nan")
+
+
 def _run(cmd: list[str], workdir: Path, env: dict[str, str]) -> float:
     time_file = workdir / "time.txt"
     with (workdir / "log.txt").open("w") as log:
@@ -65,7 +73,8 @@ def run_ft(variant: str, model: str, steps: int, root: Path) -> dict:
     res = json.loads((work / "out" / "all_results.json").read_text())
     tokens = res["num_input_tokens_seen"]
     return {"tool": "ft", "variant": variant, "train_runtime_s": res["train_runtime"], "real_tokens": tokens,
-            "real_tokens_per_s": round(tokens / res["train_runtime"], 2), "peak_rss_mib": rss}
+            "real_tokens_per_s": round(tokens / res["train_runtime"], 2), "peak_rss_mib": rss,
+            "process_cpu_s": _cpu_s(work / "time.txt"), "load_avg_1m": round(os.getloadavg()[0], 2)}
 
 
 def run_lf(variant: str, model: str, steps: int, root: Path) -> dict:
@@ -83,7 +92,8 @@ def run_lf(variant: str, model: str, steps: int, root: Path) -> dict:
     runtime = m["trainer"]["train_runtime"]
     return {"tool": "llamafactory-0.9.5", "variant": variant, "train_runtime_s": runtime,
             "real_tokens": m["real_tokens"], "padded_tokens": m["padded_tokens"],
-            "real_tokens_per_s": round(m["real_tokens"] / runtime, 2), "peak_rss_mib": rss}
+            "real_tokens_per_s": round(m["real_tokens"] / runtime, 2), "peak_rss_mib": rss,
+            "process_cpu_s": _cpu_s(work / "time.txt"), "load_avg_1m": round(os.getloadavg()[0], 2)}
 
 
 def main() -> None:
