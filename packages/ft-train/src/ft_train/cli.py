@@ -1,8 +1,8 @@
 """Command line of ft-train: ``ft-train train|export|quickstart`` and the same verbs as ``ft train`` etc.
 
 Example:
-    $ ft train docs/examples/train_lora/smollm2_lora_sft.yaml learning_rate=5e-5
-    $ ft export docs/examples/merge_lora/smollm2_lora_sft.yaml
+    $ ft train docs/examples/lora_sft.yaml learning_rate=5e-5
+    $ ft export docs/examples/merge_lora.yaml
     $ ft quickstart
 """
 
@@ -50,14 +50,14 @@ def _quickstart(args: argparse.Namespace) -> int:
 train_command = Command(
     "train", "Train a model (stages pt, sft) from a LLaMA-Factory-style YAML config.", _train,
     arguments=[Arg("config", help="YAML or JSON run config"), _OVERRIDES],
-    example="ft train docs/examples/train_lora/smollm2_lora_sft.yaml max_steps=20",
+    example="ft train docs/examples/lora_sft.yaml max_steps=20",
     description="Train a model from a YAML config whose keys are LLaMA-Factory's. With NPROC_PER_NODE>1 or "
                 "FORCE_TORCHRUN=1 the run relaunches itself through torchrun.")
 export_command = Command(
     "export", "Merge an adapter into its base and save a sharded Hugging Face model directory.", _export,
     arguments=[Arg("config", help="YAML or JSON export config (model_name_or_path, adapter_name_or_path, "
                                   "export_dir, ...)"), _OVERRIDES],
-    example="ft export docs/examples/merge_lora/smollm2_lora_sft.yaml export_size=1")
+    example="ft export docs/examples/merge_lora.yaml export_size=1")
 quickstart_command = Command(
     "quickstart", "LoRA-tune the built-in SmolLM2-135M-Instruct on a verifiable task and show accuracy "
                   "before and after (CPU, a few minutes).", _quickstart,

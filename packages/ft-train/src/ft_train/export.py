@@ -6,7 +6,7 @@ padding and the training template's Jinja chat template, and an Ollama ``Modelfi
 written into a temporary sibling and renamed when complete.
 
 Example:
-    >>> run_export(load_export_config("docs/examples/merge_lora/smollm2_lora_sft.yaml"))
+    >>> run_export(load_export_config("docs/examples/merge_lora.yaml"))
     PosixPath('saves/smollm2-merged')
 """
 

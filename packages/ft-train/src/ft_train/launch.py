@@ -7,7 +7,7 @@ devices), or ``FORCE_TORCHRUN=1``, the command re-runs itself through
 Inside the workers ``LOCAL_RANK`` is set, so they do not relaunch.
 
 Example:
-    $ NPROC_PER_NODE=2 FORCE_TORCHRUN=1 ft train docs/examples/train_lora/smollm2_lora_sft.yaml
+    $ NPROC_PER_NODE=2 FORCE_TORCHRUN=1 ft train docs/examples/lora_sft.yaml
 """
 
 from __future__ import annotations
