@@ -14,6 +14,7 @@ import pytest
 from ft_core import (
     BadInputError,
     OutputExistsError,
+    atomic_open,
     atomic_output_dir,
     atomic_write_json,
     atomic_write_text,
@@ -95,3 +96,22 @@ def test_atomic_files(tmp_path):
     atomic_write_text(path, "replaced")
     assert path.read_text() == "replaced"
     assert sorted(os.listdir(tmp_path / "sub")) == ["x.json"]
+
+
+def test_atomic_open_streams_and_renames(tmp_path):
+    target = tmp_path / "out" / "records.json"
+    with atomic_open(target) as fh:
+        fh.write(b"[1,")
+        assert not target.exists()  # nothing under the final name while the block runs
+        fh.write(b"2]")
+    assert target.read_bytes() == b"[1,2]"
+
+
+def test_atomic_open_failure_keeps_old_content(tmp_path):
+    target = tmp_path / "records.json"
+    target.write_bytes(b"old")
+    with pytest.raises(RuntimeError), atomic_open(target) as fh:
+        fh.write(b"new, half-written")
+        raise RuntimeError("boom")
+    assert target.read_bytes() == b"old"
+    assert [p.name for p in tmp_path.iterdir()] == ["records.json"]

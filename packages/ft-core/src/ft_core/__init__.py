@@ -21,7 +21,7 @@ __version__ = "0.1.0"
 from .progress import get_logger, is_interactive, progress
 
 _EXPORTS: dict[str, str] = {
-    **dict.fromkeys(["atomic_output_dir", "atomic_write_bytes", "atomic_write_json", "atomic_write_text",
+    **dict.fromkeys(["atomic_open", "atomic_output_dir", "atomic_write_bytes", "atomic_write_json", "atomic_write_text",
                      "check_output_dir"], "atomic"),
     **dict.fromkeys(["Arg", "Command", "Group", "debug_enabled", "run"], "cli"),
     **dict.fromkeys(["closest_keys", "deep_merge", "describe_validation_error", "load_config", "parse_overrides",
@@ -39,7 +39,7 @@ __all__ = [
     "DTYPE_BYTES", "EXIT_BAD_INPUT", "EXIT_FAILURE", "EXIT_OK", "INDEX_NAME",
     "Arg", "BadInputError", "Checkpoint", "Command", "ConfigError", "DataError", "FtError", "Group",
     "OutputExistsError", "RunRecorder", "SafetensorsHeader", "TensorInfo", "UnsupportedError",
-    "__version__", "atomic_output_dir", "atomic_write_bytes", "atomic_write_json", "atomic_write_text",
+    "__version__", "atomic_open", "atomic_output_dir", "atomic_write_bytes", "atomic_write_json", "atomic_write_text",
     "check_output_dir", "closest_keys", "debug_enabled", "deep_merge", "describe_validation_error",
     "ft_home", "get_logger", "is_interactive", "library_versions", "load_config", "package_version",
     "parse_overrides", "parse_size", "plan_shards", "progress", "read_checkpoint", "read_config_file",
@@ -65,6 +65,7 @@ def __dir__() -> list[str]:
 
 if TYPE_CHECKING:  # static analysers and IDEs see the eager imports
     from .atomic import (
+        atomic_open,
         atomic_output_dir,
         atomic_write_bytes,
         atomic_write_json,

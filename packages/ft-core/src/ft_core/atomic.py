@@ -24,7 +24,7 @@ import tempfile
 import threading
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 from .errors import BadInputError, OutputExistsError
 
@@ -89,18 +89,24 @@ def atomic_output_dir(target: str | Path, overwrite: bool = False) -> Iterator[P
         raise
 
 
-def atomic_write_bytes(path: str | Path, data: bytes, fsync: bool = True) -> Path:
-    """Write ``data`` to ``path`` through a temporary file in the same directory and ``os.replace``.
+@contextlib.contextmanager
+def atomic_open(path: str | Path, fsync: bool = True) -> Iterator[BinaryIO]:
+    """A binary file handle whose content appears at ``path`` only when the block succeeds.
 
-    ``fsync=False`` skips flushing to disk: for files inside a directory that is itself made
-    atomic by ``atomic_output_dir`` (on ext4 an fsync can wait for gigabytes of other dirty data).
+    Writes into a temporary sibling and renames it over ``path`` on success; on any exception
+    the sibling is removed and ``path`` is untouched. For outputs streamed in pieces (too large
+    to assemble in memory first); ``atomic_write_bytes`` is the one-shot form.
+
+    Example:
+        >>> with atomic_open("out/records.json") as fh:
+        ...     fh.write(b"[]")
     """
     target = Path(path)
     target.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
     try:
         with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
+            yield fh
             fh.flush()
             if fsync:
                 os.fsync(fh.fileno())
@@ -109,7 +115,17 @@ def atomic_write_bytes(path: str | Path, data: bytes, fsync: bool = True) -> Pat
         with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp)
         raise
-    return target
+
+
+def atomic_write_bytes(path: str | Path, data: bytes, fsync: bool = True) -> Path:
+    """Write ``data`` to ``path`` through a temporary file in the same directory and ``os.replace``.
+
+    ``fsync=False`` skips flushing to disk: for files inside a directory that is itself made
+    atomic by ``atomic_output_dir`` (on ext4 an fsync can wait for gigabytes of other dirty data).
+    """
+    with atomic_open(path, fsync=fsync) as fh:
+        fh.write(data)
+    return Path(path)
 
 
 def atomic_write_text(path: str | Path, text: str, fsync: bool = True) -> Path:

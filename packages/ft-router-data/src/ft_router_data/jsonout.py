@@ -15,14 +15,14 @@ Example:
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
-import tempfile
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 
 import polars as pl
+
+from ft_core import atomic_open
 
 _encode = json.encoder.encode_basestring  # the ensure_ascii=False string encoder (C when available)
 
@@ -70,29 +70,18 @@ def alpaca_frame_json(frame: pl.DataFrame, instruction: str, repeat: int = 1) ->
 def write_alpaca_json(path: str | Path, frame: pl.DataFrame, instruction: str, repeat: int = 1) -> Path:
     """Write ``alpaca_frame_json(frame, ...)`` to ``path`` atomically, streamed from polars.
 
-    Why not ``ft_core.atomic_write_bytes``: the records go from polars to the file without being
-    assembled into one Python string (two copies of a ~100 MB text); same temp-file + rename.
+    The records go from polars to the file without being assembled into one Python string
+    (two copies of a ~100 MB text), hence ``atomic_open`` rather than ``atomic_write_bytes``.
     """
-    target = Path(path)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            if frame.height == 0 or repeat <= 0:
-                fh.write(b"[]")
-            else:
-                items = _items(frame, instruction)
-                fh.write(b"[\n")
-                for _ in range(repeat):  # every item followed by ",\n"; the last separator is cut below
-                    items.write_csv(fh, include_header=False, quote_style="never", line_terminator=",\n")
-                fh.seek(-2, os.SEEK_END)
-                fh.truncate()
-                fh.write(b"\n]")
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, target)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp)
-        raise
-    return target
+    with atomic_open(path) as fh:
+        if frame.height == 0 or repeat <= 0:
+            fh.write(b"[]")
+        else:
+            items = _items(frame, instruction)
+            fh.write(b"[\n")
+            for _ in range(repeat):  # every item followed by ",\n"; the last separator is cut below
+                items.write_csv(fh, include_header=False, quote_style="never", line_terminator=",\n")
+            fh.seek(-2, os.SEEK_END)
+            fh.truncate()
+            fh.write(b"\n]")
+    return Path(path)
