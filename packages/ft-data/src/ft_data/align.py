@@ -270,6 +270,14 @@ def _answers(ctx: _Ctx, row: dict, tags: DatasetTags, roles: dict[str, str]) -> 
     return out[0], out[1]
 
 
+def _message_list(ctx: _Ctx, tags, row: dict[str, Any]) -> tuple[list[Any], str | None]:
+    """The row's message list (sharegpt and openai alike), with a leading system message split off."""
+    raw = ctx.get(row, "messages", required=True)
+    if not isinstance(raw, list):
+        raise BadRow(BAD_MESSAGE, f"{ctx.cols['messages']!r} is {type(raw).__name__}, expected a list of messages")
+    return _split_system(raw, tags, ctx, row)
+
+
 @register_format("sharegpt")
 def sharegpt(entry: DatasetEntry) -> Converter:
     """A list of ``{from, value}`` messages (tags configurable) → ``Aligned``."""
@@ -277,10 +285,7 @@ def sharegpt(entry: DatasetEntry) -> Converter:
     roles = _role_map(tags)
 
     def convert(row: dict[str, Any]) -> Aligned:
-        raw = ctx.get(row, "messages", required=True)
-        if not isinstance(raw, list):
-            raise BadRow(BAD_MESSAGE, f"{ctx.cols['messages']!r} is {type(raw).__name__}, expected a list of messages")
-        raw, system = _split_system(raw, tags, ctx, row)
+        raw, system = _message_list(ctx, tags, row)
         messages = [_message(m, i, tags, roles) for i, m in enumerate(raw)]
         return _finish(messages, system, ctx, row, tags, roles)
 
@@ -327,10 +332,7 @@ def openai(entry: DatasetEntry) -> Converter:
     roles = _role_map(tags)
 
     def convert(row: dict[str, Any]) -> Aligned:
-        raw = ctx.get(row, "messages", required=True)
-        if not isinstance(raw, list):
-            raise BadRow(BAD_MESSAGE, f"{ctx.cols['messages']!r} is {type(raw).__name__}, expected a list of messages")
-        raw, system = _split_system(raw, tags, ctx, row)
+        raw, system = _message_list(ctx, tags, row)
         messages: list[dict[str, str]] = []
         pending: list[str] = []
         for i, msg in enumerate(raw):
