@@ -12,7 +12,7 @@ its count includes in-block padding, an upper bound).
 
 Prints one JSON line. Usage:
     uv run python packages/ft-train/benchmarks/train_lora.py [--steps 20] [--ft-variants nopack,pack]
-        [--lf-variants nopack] [--model /tmp/peers/smollm2]
+        [--lf-variants nopack,pack] [--lf-thp] [--model /tmp/peers/smollm2]
 """
 
 from __future__ import annotations
@@ -77,8 +77,8 @@ def run_ft(variant: str, model: str, steps: int, root: Path) -> dict:
             "process_cpu_s": _cpu_s(work / "time.txt"), "load_avg_1m": round(os.getloadavg()[0], 2)}
 
 
-def run_lf(variant: str, model: str, steps: int, root: Path) -> dict:
-    work = root / f"lf_{variant}"
+def run_lf(variant: str, model: str, steps: int, root: Path, thp: bool = False) -> dict:
+    work = root / f"lf_{variant}{'_thp' if thp else ''}"
     work.mkdir(parents=True)
     cfg = {**COMMON, **VARIANTS[variant], "model_name_or_path": model, "dataset_dir": str(PEERS / "data"),
            "output_dir": str(work / "out"), "max_steps": steps}
@@ -86,11 +86,17 @@ def run_lf(variant: str, model: str, steps: int, root: Path) -> dict:
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "PYTHONPATH": os.environ.get("STUBS", "/tmp/peers/stubs"),
            "HF_DATASETS_CACHE": str(work / "hfcache")}
     env.pop("VIRTUAL_ENV", None)
+    # ft sets THP_MEM_ALLOC_ENABLE=1 for itself (ft_core.torchenv); LLaMA-Factory runs as it ships
+    # unless --lf-thp asks for an extra run with the same allocator setting.
+    if thp:
+        env["THP_MEM_ALLOC_ENABLE"] = "1"
+    else:
+        env.pop("THP_MEM_ALLOC_ENABLE", None)
     rss = _run([str(LF_VENV / "bin" / "python"), str(PEERS / "lf_train.py"), str(work / "config.json"),
                 str(work / "metrics.json")], work, env)
     m = json.loads((work / "metrics.json").read_text())
     runtime = m["trainer"]["train_runtime"]
-    return {"tool": "llamafactory-0.9.5", "variant": variant, "train_runtime_s": runtime,
+    return {"tool": "llamafactory-0.9.5" + (" THP_MEM_ALLOC_ENABLE=1" if thp else ""), "variant": variant, "train_runtime_s": runtime,
             "real_tokens": m["real_tokens"], "padded_tokens": m["padded_tokens"],
             "real_tokens_per_s": round(m["real_tokens"] / runtime, 2), "peak_rss_mib": rss,
             "process_cpu_s": _cpu_s(work / "time.txt"), "load_avg_1m": round(os.getloadavg()[0], 2)}
@@ -102,6 +108,8 @@ def main() -> None:
     parser.add_argument("--model", default=os.environ.get("MODEL", "/tmp/peers/smollm2"))
     parser.add_argument("--ft-variants", default="nopack,pack")
     parser.add_argument("--lf-variants", default="nopack")
+    parser.add_argument("--lf-thp", action="store_true",
+                        help="also run LLaMA-Factory without packing under ft's allocator setting (THP_MEM_ALLOC_ENABLE=1)")
     args = parser.parse_args()
     # Both tools run in the same environment: passive OpenMP waiting (ft's default, see ft_train/__init__.py)
     # unless the caller sets OMP_WAIT_POLICY; spinning threads collapse on a shared machine.
@@ -114,15 +122,23 @@ def main() -> None:
     for variant in filter(None, args.lf_variants.split(",")):
         rows.append(run_lf(variant, args.model, args.steps, root))
         print(json.dumps(rows[-1]), file=sys.stderr)
-    lf = next((r for r in rows if r["tool"] != "ft" and r["variant"] == "nopack"), None)
+    if args.lf_thp:
+        rows.append(run_lf("nopack", args.model, args.steps, root, thp=True))
+        print(json.dumps(rows[-1]), file=sys.stderr)
+    lf_rows = {r["variant"]: r for r in rows if r["tool"] == "llamafactory-0.9.5"}
     summary: dict = {"benchmark": "train_lora_cpu", "steps": args.steps, "model": args.model,
                      "nproc": os.cpu_count(), "omp_wait_policy": os.environ["OMP_WAIT_POLICY"],
                      "load_avg_1m_at_end": round(os.getloadavg()[0], 2), "runs": rows}
-    if lf is not None:
-        summary["ratios_vs_lf_nopack"] = {
-            f"ft_{r['variant']}": {"tokens_per_s": round(r["real_tokens_per_s"] / lf["real_tokens_per_s"], 3),
-                                   "peak_rss": round(r["peak_rss_mib"] / lf["peak_rss_mib"], 3)}
-            for r in rows if r["tool"] == "ft"}
+    # Each ft run against LLaMA-Factory's run of the same variant (its no-packing run when that is the only one).
+    ratios = {}
+    for r in rows:
+        lf = lf_rows.get(r["variant"]) or lf_rows.get("nopack")
+        if r["tool"] == "ft" and lf is not None:
+            ratios[f"ft_{r['variant']}_vs_lf_{lf['variant']}"] = {
+                "tokens_per_s": round(r["real_tokens_per_s"] / lf["real_tokens_per_s"], 3),
+                "peak_rss": round(r["peak_rss_mib"] / lf["peak_rss_mib"], 3)}
+    if ratios:
+        summary["ratios"] = ratios
     print(json.dumps(summary))
 
 

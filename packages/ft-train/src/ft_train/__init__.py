@@ -7,15 +7,14 @@ Example:
     >>> metrics = run_train(load_train_config("docs/examples/lora_sft.yaml", ["max_steps=10"]))
 """
 
+# ruff: noqa: E402 -- the environment defaults below must be set before the submodules import torch
 from __future__ import annotations
 
-import os as _os
+from ft_core.torchenv import apply_torch_env_defaults as _apply_torch_env_defaults
 
-# CPU training usually shares its cores (a laptop, CI, a busy server). OpenMP threads that spin
-# while waiting then stall on descheduled siblings: a 2-thread matmul ran 4x slower than 1 thread
-# at load 10 on 2 cores, and 2.7x faster again with passive waiting. It must be set before torch
-# loads OpenMP; an explicit OMP_WAIT_POLICY wins.
-_os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+# Before anything below loads torch: passive OpenMP waiting and torch's huge-page allocator for
+# big CPU tensors (why, with figures: ft_core.torchenv). Values the user set win.
+_apply_torch_env_defaults()
 
 __version__ = "0.1.0"
 

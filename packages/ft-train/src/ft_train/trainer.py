@@ -24,6 +24,7 @@ from transformers import Seq2SeqTrainingArguments, Trainer
 from transformers.trainer_utils import get_last_checkpoint
 
 from .args import TRAINER_KEYS
+from .loss import linear_cross_entropy
 
 
 def build_training_arguments(cfg: Mapping[str, Any], explicit: Collection[str] = ()) -> Seq2SeqTrainingArguments:
@@ -92,9 +93,11 @@ class FtTrainer(Trainer):
 
     Counting: positions whose attention mask is non-zero (segment ids of neat packing count once).
     Loss: the output head (49k-wide for SmolLM2) runs only on positions whose next token is
-    supervised, instead of on every position (SFT masks the prompt: ~3/4 of the positions); the
-    loss value and gradients are the same as the model's own loss. Used for a single process
-    without label smoothing or a custom loss; otherwise the Trainer's loss runs unchanged.
+    supervised, instead of on every position (SFT masks the prompt: ~3/4 of the positions), and
+    a chunk of positions at a time (:func:`ft_train.loss.linear_cross_entropy`), so the full
+    logits never exist; the loss value and gradients are the same as the model's own loss. Used
+    for a single process without label smoothing or a custom loss; otherwise the Trainer's loss
+    runs unchanged.
     """
 
     loraplus: dict[str, float] | None = None
@@ -127,8 +130,11 @@ class FtTrainer(Trainer):
         hidden = body(**batch, use_cache=False).last_hidden_state
         targets = labels[:, 1:]
         keep = targets != -100
-        logits = head(hidden[:, :-1][keep]).float()
-        loss = torch.nn.functional.cross_entropy(logits, targets[keep], reduction="sum")
+        rows = hidden[:, :-1][keep]
+        if type(head) is torch.nn.Linear:
+            loss = linear_cross_entropy(rows, head.weight, head.bias, targets[keep])
+        else:  # an adapted head (LoRA on lm_head, modules_to_save): its own forward
+            loss = torch.nn.functional.cross_entropy(head(rows).float(), targets[keep], reduction="sum")
         if num_items_in_batch is None:
             return loss / keep.sum().clamp(min=1)
         return loss / num_items_in_batch.to(loss.device)

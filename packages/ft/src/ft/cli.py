@@ -17,7 +17,7 @@ import platform
 import sys
 from collections.abc import Sequence
 
-from ft_core import Command, Group, get_logger
+from ft_core import Command, Group, apply_torch_env_defaults, get_logger
 from ft_core.runinfo import FT_LIBRARIES, package_version
 
 from . import __version__
@@ -108,4 +108,5 @@ def build_cli() -> Group:
 
 def main(argv: Sequence[str] | None = None) -> None:
     """Console-script entry point of ``ft``."""
+    apply_torch_env_defaults()  # before any library's commands load torch (see ft_core.torchenv)
     raise SystemExit(build_cli().main(argv))
