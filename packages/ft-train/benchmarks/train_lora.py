@@ -10,9 +10,9 @@ training steps consumed / the Trainer's ``train_runtime`` (ft counts attention-m
 ``FtTrainer``; LLaMA-Factory's are counted by ``tokcount.py``; with LLaMA-Factory's plain packing
 its count includes in-block padding, an upper bound).
 
-Prints one JSON line. Usage:
+Prints one JSON line: every run, the median per tool and variant, and ratios of medians. Usage:
     uv run python packages/ft-train/benchmarks/train_lora.py [--steps 20] [--ft-variants nopack,pack]
-        [--lf-variants nopack,pack] [--lf-thp] [--model /tmp/peers/smollm2]
+        [--lf-variants nopack,pack] [--lf-thp] [--reps 3] [--model /tmp/peers/smollm2]
 """
 
 from __future__ import annotations
@@ -21,6 +21,7 @@ import argparse
 import json
 import os
 import re
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -102,12 +103,19 @@ def run_lf(variant: str, model: str, steps: int, root: Path, thp: bool = False) 
             "process_cpu_s": _cpu_s(work / "time.txt"), "load_avg_1m": round(os.getloadavg()[0], 2)}
 
 
+def _tool_key(row: dict) -> str:
+    if row["tool"] == "ft":
+        return "ft"
+    return "lf-thp" if "THP_MEM_ALLOC_ENABLE" in row["tool"] else "lf"
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--steps", type=int, default=20)
     parser.add_argument("--model", default=os.environ.get("MODEL", "/tmp/peers/smollm2"))
     parser.add_argument("--ft-variants", default="nopack,pack")
     parser.add_argument("--lf-variants", default="nopack")
+    parser.add_argument("--reps", type=int, default=1, help="interleaved repetitions; medians are compared")
     parser.add_argument("--lf-thp", action="store_true",
                         help="also run LLaMA-Factory without packing under ft's allocator setting (THP_MEM_ALLOC_ENABLE=1)")
     args = parser.parse_args()
@@ -115,28 +123,41 @@ def main() -> None:
     # unless the caller sets OMP_WAIT_POLICY; spinning threads collapse on a shared machine.
     os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
     root = Path(tempfile.mkdtemp(prefix="ft-bench-train-"))
+    plan = [("ft", v) for v in filter(None, args.ft_variants.split(","))]
+    plan += [("lf", v) for v in filter(None, args.lf_variants.split(","))]
+    plan += [("lf-thp", "nopack")] if args.lf_thp else []
     rows = []
-    for variant in filter(None, args.ft_variants.split(",")):
-        rows.append(run_ft(variant, args.model, args.steps, root))
-        print(json.dumps(rows[-1]), file=sys.stderr)
-    for variant in filter(None, args.lf_variants.split(",")):
-        rows.append(run_lf(variant, args.model, args.steps, root))
-        print(json.dumps(rows[-1]), file=sys.stderr)
-    if args.lf_thp:
-        rows.append(run_lf("nopack", args.model, args.steps, root, thp=True))
-        print(json.dumps(rows[-1]), file=sys.stderr)
-    lf_rows = {r["variant"]: r for r in rows if r["tool"] == "llamafactory-0.9.5"}
-    summary: dict = {"benchmark": "train_lora_cpu", "steps": args.steps, "model": args.model,
+    # Repetitions are interleaved (ft, LLaMA-Factory, ft, ...) so that a machine getting faster or
+    # slower during the run shifts both tools alike; medians per tool and variant are compared.
+    for rep in range(args.reps):
+        for tool, variant in plan:
+            work = root / f"rep{rep}"
+            if tool == "ft":
+                row = run_ft(variant, args.model, args.steps, work)
+            else:
+                row = run_lf(variant, args.model, args.steps, work, thp=tool == "lf-thp")
+            rows.append({**row, "rep": rep})
+            print(json.dumps(rows[-1]), file=sys.stderr)
+    medians = {}
+    for tool, variant in plan:
+        mine = [r for r in rows if r["variant"] == variant and _tool_key(r) == tool]
+        medians[f"{tool}_{variant}"] = {
+            "real_tokens_per_s": statistics.median(r["real_tokens_per_s"] for r in mine),
+            "peak_rss_mib": statistics.median(r["peak_rss_mib"] for r in mine),
+            "peak_rss_mib_max": max(r["peak_rss_mib"] for r in mine), "n": len(mine)}
+    summary: dict = {"benchmark": "train_lora_cpu", "steps": args.steps, "model": args.model, "reps": args.reps,
                      "nproc": os.cpu_count(), "omp_wait_policy": os.environ["OMP_WAIT_POLICY"],
-                     "load_avg_1m_at_end": round(os.getloadavg()[0], 2), "runs": rows}
-    # Each ft run against LLaMA-Factory's run of the same variant (its no-packing run when that is the only one).
+                     "load_avg_1m_at_end": round(os.getloadavg()[0], 2), "medians": medians, "runs": rows}
+    # ft against LLaMA-Factory's run of the same variant (its no-packing run when that is the only one), medians.
     ratios = {}
-    for r in rows:
-        lf = lf_rows.get(r["variant"]) or lf_rows.get("nopack")
-        if r["tool"] == "ft" and lf is not None:
-            ratios[f"ft_{r['variant']}_vs_lf_{lf['variant']}"] = {
-                "tokens_per_s": round(r["real_tokens_per_s"] / lf["real_tokens_per_s"], 3),
-                "peak_rss": round(r["peak_rss_mib"] / lf["peak_rss_mib"], 3)}
+    for key, ft in medians.items():
+        variant = key.split("_", 1)[1]
+        lf_key = f"lf_{variant}" if f"lf_{variant}" in medians else "lf_nopack"
+        if key.startswith("ft_") and lf_key in medians:
+            lf = medians[lf_key]
+            ratios[f"{key}_vs_{lf_key}"] = {
+                "tokens_per_s": round(ft["real_tokens_per_s"] / lf["real_tokens_per_s"], 3),
+                "peak_rss": round(ft["peak_rss_mib"] / lf["peak_rss_mib"], 3)}
     if ratios:
         summary["ratios"] = ratios
     print(json.dumps(summary))
