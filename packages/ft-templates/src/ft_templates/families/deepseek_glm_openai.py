@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from ..registry import register_template
 from ..slots import BOS, Token
 
@@ -51,8 +53,7 @@ register_template(
     stop_words=["<|user|>", "<|observation|>"],
     efficient_eos=True,
 )
-register_template(
-    "glm4",
+_GLM4: dict[str, Any] = dict(
     format_user=["<|user|>\n{{content}}<|assistant|>"],
     format_assistant=["\n{{content}}"],
     format_system=["<|system|>\n{{content}}"],
@@ -62,21 +63,9 @@ register_template(
     tool_format="glm4",
     stop_words=["<|user|>", "<|observation|>"],
     efficient_eos=True,
-    family="glm4",
 )
-register_template(
-    "glmz1",
-    format_user=["<|user|>\n{{content}}<|assistant|>"],
-    format_assistant=["\n{{content}}"],
-    format_system=["<|system|>\n{{content}}"],
-    format_function=["{{content}}"],
-    format_observation=["<|observation|>\n{{content}}<|assistant|>"],
-    format_prefix=["[gMASK]<sop>"],
-    tool_format="glm4",
-    stop_words=["<|user|>", "<|observation|>"],
-    efficient_eos=True,
-    reasoning=True,
-)
+register_template("glm4", **_GLM4, family="glm4")
+register_template("glmz1", **_GLM4, reasoning=True)
 register_template(
     "codegeex4",
     format_user=["<|user|>\n{{content}}<|assistant|>"],

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from ..registry import register_template
 from ..slots import EOS
-from ._shared import CHATML_ASST, CHATML_SYS, CHATML_USER
+from ._shared import CHATML_TOOL_OBS, CHATML_TURNS
 
 # --- generic -------------------------------------------------------------------------------
 register_template("empty", format_assistant=["{{content}}"])
@@ -32,20 +32,16 @@ register_template(
 register_template("fewshot", format_assistant=["{{content}}\n\n"], efficient_eos=True, replace_jinja_template=True)
 register_template(
     "chatml",
-    format_user=CHATML_USER,
-    format_assistant=CHATML_ASST,
-    format_system=CHATML_SYS,
-    format_observation=["<|im_start|>tool\n{{content}}<|im_end|>\n<|im_start|>assistant\n"],
+    **CHATML_TURNS,
+    format_observation=CHATML_TOOL_OBS,
     stop_words=["<|im_end|>", "<|im_start|>"],
     replace_eos=True,
     replace_jinja_template=True,
 )
 register_template(
     "chatml_de",
-    format_user=CHATML_USER,
-    format_assistant=CHATML_ASST,
-    format_system=CHATML_SYS,
-    format_observation=["<|im_start|>tool\n{{content}}<|im_end|>\n<|im_start|>assistant\n"],
+    **CHATML_TURNS,
+    format_observation=CHATML_TOOL_OBS,
     default_system="Du bist ein freundlicher und hilfsbereiter KI-Assistent.",
     stop_words=["<|im_end|>", "<|im_start|>"],
     replace_eos=True,

@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from ..registry import register_template
 from ..slots import BOS, Token
 
 # --- Google --------------------------------------------------------------------------------
 _GEMMA_USER = ["<start_of_turn>user\n{{content}}<end_of_turn>\n<start_of_turn>model\n"]
 _GEMMA_OBS = ["<start_of_turn>tool\n{{content}}<end_of_turn>\n<start_of_turn>model\n"]
-register_template(
-    "gemma",
+_GEMMA: dict[str, Any] = dict(
     format_user=_GEMMA_USER,
     format_assistant=["{{content}}<end_of_turn>\n"],
     format_system=["{{content}}\n\n"],
@@ -19,6 +20,7 @@ register_template(
     replace_eos=True,
     system_in_user=True,
 )
+register_template("gemma", **_GEMMA)
 register_template(
     "gemma2",
     format_user=_GEMMA_USER,
@@ -30,18 +32,7 @@ register_template(
     efficient_eos=True,
     system_in_user=True,
 )
-register_template(
-    "gemma3",
-    format_user=_GEMMA_USER,
-    format_assistant=["{{content}}<end_of_turn>\n"],
-    format_system=["{{content}}\n\n"],
-    format_observation=_GEMMA_OBS,
-    format_prefix=[BOS],
-    stop_words=["<end_of_turn>"],
-    replace_eos=True,
-    system_in_user=True,
-    family="gemma3",
-)
+register_template("gemma3", **_GEMMA, family="gemma3")
 
 
 # --- Microsoft -----------------------------------------------------------------------------

@@ -4,16 +4,10 @@ from __future__ import annotations
 
 from ..registry import register_template
 from ..slots import BOS, EOS, Token
-from ._shared import CHATML_ASST, CHATML_SYS, CHATML_USER, QWEN_OBS
+from ._shared import CHATML, CHATML_ASST, CHATML_SYS, CHATML_TOOL_OBS, CHATML_TURNS, QWEN_CHATML
 
 # --- other families ------------------------------------------------------------------------
-register_template(
-    "yi",
-    format_user=CHATML_USER,
-    format_assistant=CHATML_ASST,
-    format_system=CHATML_SYS,
-    stop_words=["<|im_end|>"],
-)
+register_template("yi", **CHATML)
 register_template(
     "cohere",
     format_user=["<|START_OF_TURN_TOKEN|><|USER_TOKEN|>{{content}}<|END_OF_TURN_TOKEN|>"
@@ -26,10 +20,8 @@ register_template("falcon", format_user=["User: {{content}}\nFalcon:"], format_a
                   efficient_eos=True)
 register_template(
     "falcon_h1",
-    format_user=CHATML_USER,
-    format_assistant=CHATML_ASST,
-    format_system=CHATML_SYS,
-    format_observation=["<|im_start|>tool\n{{content}}<|im_end|>\n<|im_start|>assistant\n"],
+    **CHATML_TURNS,
+    format_observation=CHATML_TOOL_OBS,
     format_prefix=[BOS],
     stop_words=["<|im_end|>", "<|end_of_text|>"],
 )
@@ -42,9 +34,7 @@ register_template(
 )
 register_template(
     "intern2",
-    format_user=CHATML_USER,
-    format_assistant=CHATML_ASST,
-    format_system=CHATML_SYS,
+    **CHATML,
     format_prefix=[BOS],
     default_system=(
         "You are an AI assistant whose name is InternLM (书生·浦语).\n"
@@ -53,7 +43,6 @@ register_template(
         "- InternLM (书生·浦语) can understand and communicate fluently in the language chosen by the "
         "user such as English and 中文."
     ),
-    stop_words=["<|im_end|>"],
 )
 register_template(
     "openchat",
@@ -85,23 +74,8 @@ register_template(
     efficient_eos=True,
 )
 register_template("cpm", format_user=["<用户>{{content}}<AI>"], format_prefix=[BOS])
-register_template(
-    "cpm3",
-    format_user=CHATML_USER,
-    format_assistant=CHATML_ASST,
-    format_system=CHATML_SYS,
-    format_prefix=[BOS],
-    stop_words=["<|im_end|>"],
-)
-register_template(
-    "cpm4",
-    format_user=CHATML_USER,
-    format_assistant=CHATML_ASST,
-    format_system=CHATML_SYS,
-    format_observation=["<|im_start|>tool\n{{content}}<|im_end|>\n<|im_start|>assistant\n"],
-    format_prefix=[BOS],
-    stop_words=["<|im_end|>"],
-)
+register_template("cpm3", **CHATML, format_prefix=[BOS])
+register_template("cpm4", **CHATML, format_observation=CHATML_TOOL_OBS, format_prefix=[BOS])
 register_template("breeze", format_user=["[INST] {{content}} [/INST] "], format_prefix=[BOS], efficient_eos=True)
 register_template(
     "sailor",
@@ -171,19 +145,7 @@ register_template(
         "security and privacy issues, and other non-computer science questions, you will refuse to answer.\n\n"
     ),
 )
-register_template(
-    "mimo",
-    format_user=CHATML_USER,
-    format_assistant=CHATML_ASST,
-    format_system=CHATML_SYS,
-    format_function=["{{content}}<|im_end|>\n"],
-    format_observation=QWEN_OBS,
-    tool_format="qwen",
-    default_system="You are a helpful assistant.",
-    stop_words=["<|im_end|>"],
-    replace_eos=True,
-    reasoning=True,
-)
+register_template("mimo", **QWEN_CHATML, default_system="You are a helpful assistant.", reasoning=True)
 _GR4_ASST = ["{{content}}<|end_of_text|>\n"]
 register_template(
     "granite4",
