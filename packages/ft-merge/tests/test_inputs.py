@@ -12,19 +12,13 @@ from safetensors.torch import load_file, save_file
 
 from ft_merge import Merger
 from ft_merge.cli import main
+from ft_testing.models import load_safetensors_dir as weights
 
 
 def run_cli(args: list[str]) -> int:
     with pytest.raises(SystemExit) as exc:
         main(args)
     return int(exc.value.code)
-
-
-def weights(d: Path) -> dict[str, torch.Tensor]:
-    out: dict[str, torch.Tensor] = {}
-    for f in sorted(d.glob("*.safetensors")):
-        out.update(load_file(f))
-    return out
 
 
 def make_lora(base: Path, out: Path, **kw) -> dict[str, torch.Tensor]:

@@ -9,23 +9,16 @@ from pathlib import Path
 import pytest
 import torch
 import yaml
-from safetensors.torch import load_file
 
 from ft_merge import METHODS, Merger
 from ft_merge.cli import main
+from ft_testing.models import load_safetensors_dir as weights
 
 
 def run_cli(args: list[str]) -> int:
     with pytest.raises(SystemExit) as exc:
         main(args)
     return int(exc.value.code)
-
-
-def weights(d: Path) -> dict[str, torch.Tensor]:
-    out: dict[str, torch.Tensor] = {}
-    for f in sorted(d.glob("*.safetensors")):
-        out.update(load_file(f))
-    return out
 
 
 def test_every_method_end_to_end_with_report(tiny, tmp_path, capsys):

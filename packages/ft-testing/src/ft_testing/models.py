@@ -20,7 +20,8 @@ from pathlib import Path
 
 import pytest
 
-__all__ = ["TINY_LLAMA_CONFIG", "smollm2_dir", "smollm2_path", "tiny_llama_dir", "tiny_llama_path"]
+__all__ = ["TINY_LLAMA_CONFIG", "load_safetensors_dir", "smollm2_dir", "smollm2_path", "tiny_llama_dir",
+           "tiny_llama_path"]
 
 SMOLLM2_ALIAS = "smollm2-135m-instruct"
 
@@ -101,3 +102,18 @@ def tiny_llama_path() -> Path:
 def smollm2_path() -> Path:
     """Session fixture: :func:`smollm2_dir` (mark the test ``slow``)."""
     return smollm2_dir()
+
+
+def load_safetensors_dir(directory: Path) -> dict:
+    """Every tensor of every ``*.safetensors`` file in ``directory``, as one name -> tensor dict.
+
+    Example:
+        >>> weights = load_safetensors_dir(out)   # a sharded merge output
+        >>> weights["lm_head.weight"].shape
+    """
+    from safetensors.torch import load_file
+
+    tensors: dict = {}
+    for shard in sorted(Path(directory).glob("*.safetensors")):
+        tensors.update(load_file(shard))
+    return tensors
