@@ -103,12 +103,6 @@ def run_lf(variant: str, model: str, steps: int, root: Path, thp: bool = False) 
             "process_cpu_s": _cpu_s(work / "time.txt"), "load_avg_1m": round(os.getloadavg()[0], 2)}
 
 
-def _tool_key(row: dict) -> str:
-    if row["tool"] == "ft":
-        return "ft"
-    return "lf-thp" if "THP_MEM_ALLOC_ENABLE" in row["tool"] else "lf"
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--steps", type=int, default=20)
@@ -127,6 +121,7 @@ def main() -> None:
     plan += [("lf", v) for v in filter(None, args.lf_variants.split(","))]
     plan += [("lf-thp", "nopack")] if args.lf_thp else []
     rows = []
+    runs_of: dict[tuple[str, str], list[dict]] = {step: [] for step in plan}
     # Repetitions are interleaved (ft, LLaMA-Factory, ft, ...) so that a machine getting faster or
     # slower during the run shifts both tools alike; medians per tool and variant are compared.
     for rep in range(args.reps):
@@ -137,10 +132,10 @@ def main() -> None:
             else:
                 row = run_lf(variant, args.model, args.steps, work, thp=tool == "lf-thp")
             rows.append({**row, "rep": rep})
+            runs_of[(tool, variant)].append(row)
             print(json.dumps(rows[-1]), file=sys.stderr)
     medians = {}
-    for tool, variant in plan:
-        mine = [r for r in rows if r["variant"] == variant and _tool_key(r) == tool]
+    for (tool, variant), mine in runs_of.items():
         medians[f"{tool}_{variant}"] = {
             "real_tokens_per_s": statistics.median(r["real_tokens_per_s"] for r in mine),
             "peak_rss_mib": statistics.median(r["peak_rss_mib"] for r in mine),
