@@ -61,6 +61,9 @@ class ServeConfig(GeneratingArgs, ModelArgs):
     max_model_len: int | None = pydantic.Field(None, ge=1)
     max_body_bytes: int = pydantic.Field(4 * 1024 * 1024, ge=1024)
     log_requests: bool = True
+    # Browser origins allowed to call the API (CORS); none by default, so a web page cannot
+    # reach a server on the user's loopback. LLaMA-Factory allows every origin.
+    cors_origins: list[str] = []
 
     @pydantic.field_validator("vllm_config", mode="before")
     @classmethod

@@ -24,7 +24,7 @@ from ft_models.generation import defaults_from_generation_config
 
 from ..config import ServeConfig, adapter_names
 
-log = get_logger(__name__)
+log = get_logger("ft.serve.engine")
 
 __all__ = ["Loaded", "load_for_serving", "prepare_serving_template"]
 

@@ -38,7 +38,7 @@ from .base import (
 )
 from .loading import load_for_serving
 
-log = get_logger(__name__)
+log = get_logger("ft.serve.engine")
 
 _PREFILL_TOKENS = 4096  # prompt tokens prefilled in one forward; more wait a step (bounds a step's latency)
 
