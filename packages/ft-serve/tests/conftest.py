@@ -79,3 +79,16 @@ def client(tiny_server):
     import openai
 
     return openai.OpenAI(base_url=f"{tiny_server}/v1", api_key="unused", max_retries=0, timeout=120)
+
+
+# Test modules cannot import conftest under --import-mode=importlib: the helpers are fixtures too.
+@pytest.fixture(scope="session")
+def serve():
+    """``serve(config, engine, api_key="")``: the ``serve_app`` context manager."""
+    return serve_app
+
+
+@pytest.fixture(scope="session")
+def make_config(tiny_llama_path):
+    """``make_config(*overrides)``: a ServeConfig for the tiny Llama (template smollm2, served as "tiny")."""
+    return lambda *overrides: tiny_config(tiny_llama_path, *overrides)

@@ -1,8 +1,9 @@
-"""Command line of ft-serve: ``ft-serve chat|api ...``, also as ``ft chat`` and ``ft api``.
+"""Command line of ft-serve: ``ft-serve chat|api|webchat ...``, also as ``ft chat``, ``ft api``, ``ft webchat``.
 
 Example:
     $ ft chat model_name_or_path=smollm2-135m-instruct template=smollm2
     $ API_PORT=8000 ft api docs/examples/inference/smollm2.yaml
+    $ ft webchat model_name_or_path=smollm2-135m-instruct template=smollm2
 """
 
 from __future__ import annotations
@@ -42,6 +43,12 @@ def _api(args: argparse.Namespace) -> int:
     return serve(_load(args), host=args.host, port=args.port)
 
 
+def _webchat(args: argparse.Namespace) -> int:
+    from .webchat import run_webchat
+
+    return run_webchat(_load(args), host=args.host, port=args.port)
+
+
 chat_command = Command(
     "chat", "Chat with a model in the terminal (history, system prompt, streaming; scriptable through stdin).",
     _chat, arguments=[_CONFIG, _OVERRIDES,
@@ -57,9 +64,18 @@ api_command = Command(
     example="API_PORT=8000 ft api model_name_or_path=smollm2-135m-instruct template=smollm2",
     description="Serve a model behind an OpenAI-compatible API. API_KEY turns on bearer auth; API_HOST/API_PORT "
                 "(or --host/--port) choose the address; OpenAPI docs at /docs.")
+webchat_command = Command(
+    "webchat", "Chat with a model in the browser (gradio page: streaming, system prompt, sampling, adapters).",
+    _webchat, arguments=[_CONFIG, _OVERRIDES,
+                         Arg("--host", default=None, help="address to bind (default: GRADIO_SERVER_NAME, else 127.0.0.1)"),
+                         Arg("--port", type=int, default=None, help="port (default: GRADIO_SERVER_PORT, else 7860)")],
+    example="ft webchat model_name_or_path=smollm2-135m-instruct template=smollm2",
+    description="Serve a chat page for a model in the browser (needs the web extra: pip install 'ft-serve[web]'). "
+                "GRADIO_SERVER_NAME/GRADIO_SERVER_PORT (or --host/--port) choose the address, GRADIO_ROOT_PATH "
+                "a path behind a proxy, GRADIO_SHARE=true a public gradio link.")
 
 cli = Group("ft-serve", "Inference engines, chat CLI and an OpenAI-compatible API for the ft toolkit.",
-            commands=[chat_command, api_command], version=__version__,
+            commands=[chat_command, api_command, webchat_command], version=__version__,
             example="ft-serve api model_name_or_path=smollm2-135m-instruct template=smollm2")
 
 

@@ -82,11 +82,12 @@ def _start_loading(app: FastAPI, engine: Engine) -> None:
 
 def create_app(config: ServeConfig, engine: Engine | None = None, *, api_key: str | None = None,
                load: bool = True) -> FastAPI:
-    """The API app for ``config``; ``engine`` defaults to ``build_engine(config)``.
+    """The API app for ``config``; ``engine`` defaults to ``build_engine(config)`` (shut down with the app).
 
     ``api_key`` (default: the ``API_KEY`` variable) turns on bearer auth for ``/v1``. ``load``
     starts loading the engine in the background when the app starts (tests pass a loaded engine).
     """
+    owned = engine is None  # an engine passed in outlives the app: its owner shuts it down
     engine = engine or build_engine(config)
     metrics = ApiMetrics()
     api_key = api_key if api_key is not None else os.environ.get("API_KEY") or None
@@ -96,7 +97,8 @@ def create_app(config: ServeConfig, engine: Engine | None = None, *, api_key: st
         if load and not engine.ready:
             _start_loading(app, engine)
         yield
-        engine.shutdown()
+        if owned:
+            engine.shutdown()
 
     root_path = os.environ.get("FASTAPI_ROOT_PATH", "")
     app = FastAPI(title="ft-serve", version=__version__, lifespan=lifespan, root_path=root_path,

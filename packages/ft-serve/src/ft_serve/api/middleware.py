@@ -32,10 +32,6 @@ async def _send_error(send: Any, status: int, message: str, kind: str) -> None:
     await send({"type": "http.response.body", "body": body})
 
 
-class _TooLarge(Exception):
-    pass
-
-
 class GuardMiddleware:
     """Refuse requests without the API key (401) and bodies over ``max_body_bytes`` (413).
 
@@ -71,28 +67,35 @@ class GuardMiddleware:
             return
         seen = 0
         started = False
+        refused = False
 
         async def limited_receive() -> Any:
-            nonlocal seen
+            # Over the limit: answer 413 here and tell the app the client left. Raising instead
+            # would not work: FastAPI turns any error while reading the body into its own 400.
+            nonlocal seen, refused
+            if refused:
+                return {"type": "http.disconnect"}
             message = await receive()
             if message["type"] == "http.request":
                 seen += len(message.get("body", b""))
                 if seen > self.max_body_bytes:
-                    raise _TooLarge
+                    refused = True
+                    if not started:
+                        await _send_error(send, 413, f"Request body exceeds the limit of {self.max_body_bytes} "
+                                                     "bytes (max_body_bytes).", "invalid_request_error")
+                    return {"type": "http.disconnect"}
             return message
 
         async def tracking_send(message: Any) -> None:
             nonlocal started
+            if refused:
+                return
             if message["type"] == "http.response.start":
                 started = True
             await send(message)
 
         try:
             await self.app(scope, limited_receive, tracking_send)
-        except _TooLarge:
-            if not started:
-                await _send_error(send, 413, f"Request body exceeds the limit of {self.max_body_bytes} bytes "
-                                             "(max_body_bytes).", "invalid_request_error")
         except Exception:  # a bug, not bad input: logged with its traceback, answered in OpenAI's shape
             log.exception("unhandled error in %s", path)
             if not started:

@@ -142,16 +142,18 @@ def to_vllm_sampling_kwargs(params: SamplingParams, n: int = 1, stop_ids: Iterab
     """``vllm.SamplingParams`` keywords for ft ``SamplingParams``, field by field; needs no vLLM.
 
     ``stop_ids`` (the template's stop ids) come before the request's own ``stop_token_ids``.
-    ``ignore_eos`` drops every stop id, as ft's generation core does (vLLM alone would still stop
-    at ``stop_token_ids``). ``top_k`` 0 or -1 (off) becomes ``top_k_off``, the value the
-    installed vLLM takes for off (0 since 0.8, -1 before). The repetition penalty (multiplicative)
-    and the presence/frequency penalties (additive) stay separate fields.
+    ``ignore_eos`` drops the template's stop ids and keeps the request's, as ft's generation core
+    does (vLLM alone would still stop at every ``stop_token_ids``). ``top_k`` 0 or -1 (off)
+    becomes ``top_k_off``, the value the installed vLLM takes for off (0 since 0.8, -1 before).
+    The repetition penalty (multiplicative) and the presence/frequency penalties (additive) stay
+    separate fields.
 
     Example:
         >>> to_vllm_sampling_kwargs(SamplingParams(max_tokens=8, temperature=0.0), 2, [2])["stop_token_ids"]
         [2]
     """
-    stop_token_ids = [] if params.ignore_eos else list(dict.fromkeys([*stop_ids, *params.stop_token_ids]))
+    own = list(params.stop_token_ids)
+    stop_token_ids = list(dict.fromkeys(own if params.ignore_eos else [*stop_ids, *own]))
     return {
         "n": n,
         "max_tokens": params.max_tokens,
@@ -175,9 +177,10 @@ def to_vllm_sampling_kwargs(params: SamplingParams, n: int = 1, stop_ids: Iterab
 def structured_output_kwargs(response_format: dict[str, Any] | None, sampling_module: Any) -> dict[str, Any]:
     """The ``vllm.SamplingParams`` keyword that enforces ``response_format`` ({} for plain text).
 
-    Feature detection on ``sampling_module`` (``vllm.sampling_params``): newer vLLM (0.11+) has
-    ``StructuredOutputsParams`` (keyword ``structured_outputs``), older ``GuidedDecodingParams``
-    (keyword ``guided_decoding``); both take ``json=schema`` or ``json_object=True``.
+    Feature detection on ``sampling_module`` (``vllm.sampling_params``): newer vLLM (0.19.1 and
+    0.30.0 checked) has ``StructuredOutputsParams`` (keyword ``structured_outputs``), older
+    ``GuidedDecodingParams`` (keyword ``guided_decoding``); both take ``json=schema`` or
+    ``json_object=True``.
     """
     from ..constrained import schema_of
 
@@ -526,11 +529,11 @@ class VLLMEngine(Engine):
         if not self.ready or self._loop is None:
             raise EngineNotReady("The model is still loading; retry in a moment.")
         self.check_length(len(request.prompt_ids), request.params.max_tokens)
+        lora = self._lora_request(request.adapter)
+        params = self.sampling_params(request)
         if self._waiting >= self.max_queue:
             raise QueueFullError(f"The server is busy: {self._waiting} requests are waiting "
                                  f"(max_queue={self.max_queue}). Retry later.")
-        lora = self._lora_request(request.adapter)
-        params = self.sampling_params(request)
         request_id = f"{request.request_id}-{next(self._ids)}"  # unique in vLLM even if a caller reuses ids
         loop = asyncio.get_running_loop()
         queue: asyncio.Queue = asyncio.Queue()
