@@ -1,4 +1,7 @@
-"""The training-side sections of a run config: Trainer arguments, generation, stage options.
+"""The training-side sections of a run config: Trainer arguments and stage options.
+
+The generation section is ``ft_models.generation.GeneratingArgs``, the one definition of
+LLaMA-Factory's generation keys that ft-serve reads too.
 
 The keys are LLaMA-Factory's (and, for the Trainer section, Hugging Face
 ``Seq2SeqTrainingArguments``' own field names), so an existing LLaMA-Factory YAML validates
@@ -76,38 +79,6 @@ TrainingArgs: type[_Section] = pydantic.create_model(  # type: ignore[call-overl
 TRAINER_KEYS: frozenset[str] = frozenset(
     f.name for f in dataclasses.fields(Seq2SeqTrainingArguments) if f.init and f.name not in _HIDDEN_FIELDS)
 """Keys passed through to ``Seq2SeqTrainingArguments`` as they are."""
-
-
-class GeneratingArgs(_Section):
-    """Generation settings used by ``predict_with_generate`` and the quickstart evaluation.
-
-    LLaMA-Factory's defaults (sampling on, temperature 0.95); ``max_new_tokens`` > 0 wins over
-    ``max_length``.
-    """
-
-    do_sample: bool = True
-    temperature: float = 0.95
-    top_p: float = 0.7
-    top_k: int = 50
-    num_beams: int = 1
-    max_length: int = 1024
-    max_new_tokens: int = 1024
-    repetition_penalty: float = 1.0
-    length_penalty: float = 1.0
-    skip_special_tokens: bool = True
-
-    def generation_kwargs(self) -> dict[str, Any]:
-        """Keyword arguments for ``model.generate`` (greedy drops the sampling knobs)."""
-        kw: dict[str, Any] = {"do_sample": self.do_sample, "num_beams": self.num_beams,
-                              "repetition_penalty": self.repetition_penalty,
-                              "length_penalty": self.length_penalty}
-        if self.do_sample:
-            kw.update(temperature=self.temperature, top_p=self.top_p, top_k=self.top_k)
-        if self.max_new_tokens > 0:
-            kw["max_new_tokens"] = self.max_new_tokens
-        else:
-            kw["max_length"] = self.max_length
-        return kw
 
 
 class StageArgs(_Section):

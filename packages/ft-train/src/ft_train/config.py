@@ -23,8 +23,9 @@ import pydantic
 from ft_core import ConfigError, load_config, parse_overrides, read_config_file
 from ft_data import DataArgs
 from ft_models import FinetuningArgs, ModelArgs
+from ft_models.generation import GeneratingArgs
 
-from .args import GeneratingArgs, StageArgs, TrainingArgs
+from .args import StageArgs, TrainingArgs
 from .sections import ExportArgs
 
 # LLaMA-Factory keys ft does not implement: named as such instead of "unknown key".

@@ -1,17 +1,20 @@
-"""Datasets and collator of a run (delegates to ft-data).
+"""Datasets and collator of a run (delegates to ft-data), and the prompt/label split of SFT rows.
 
 Example:
     >>> data = load_data(cfg, "sft", template, tokenizer)
     >>> data.train_dataset[0].keys()
     dict_keys(['input_ids', 'attention_mask', 'labels'])
+    >>> prompt, label = split_prompt_label(row["input_ids"], row["labels"])
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import ft_data
+from ft_data.processors import IGNORE_INDEX
 
 
 @dataclass
@@ -44,3 +47,17 @@ def load_data(cfg: Any, stage: str, template: Any, tokenizer: Any) -> RunData:
                                      ignore_pad_token_for_loss=cfg.ignore_pad_token_for_loss,
                                      attn_implementation=_attn_implementation(cfg))
     return RunData(module.train_dataset, module.eval_dataset, collator)
+
+
+def split_prompt_label(input_ids: Sequence[int], labels: Sequence[int]) -> tuple[list[int], list[int]]:
+    """(prompt ids, label ids) of one single-turn SFT row: the prompt ends at the first supervised token.
+
+    Generation prompts come from the rows the SFT processor built, so evaluation sees exactly the
+    tokens training saw: no second tokenisation path that could drift.
+
+    Example:
+        >>> split_prompt_label([5, 6, 7, 8], [-100, -100, 7, 8])
+        ([5, 6], [7, 8])
+    """
+    first = next((i for i, lab in enumerate(labels) if lab != IGNORE_INDEX), len(labels))
+    return list(input_ids[:first]), [int(t) for t in labels[first:] if t != IGNORE_INDEX]

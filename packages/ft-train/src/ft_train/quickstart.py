@@ -27,7 +27,6 @@ from ft_core import ConfigError, get_logger
 
 from .config import ExportConfig, TrainConfig, load_train_config
 from .export import run_export
-from .generate import batch_generate
 from .modeling import load_tokenizer_and_template, load_trainable_model
 from .workflow import check_train_config, run_train
 
@@ -95,10 +94,16 @@ def encode_prompts(rows: Sequence[dict[str, Any]], tokenizer: Any, template: Any
 
 def accuracy(model: Any, tokenizer: Any, template: Any, prompts: Sequence[Sequence[int]],
              rows: Sequence[dict[str, Any]], verifier: Verifier, cfg: TrainConfig) -> tuple[list[bool], list[str]]:
-    """Per held-out problem, whether the greedy answer is right; also the predictions."""
-    gen = {"do_sample": False, "max_new_tokens": cfg.max_new_tokens}
-    preds = batch_generate(model, tokenizer, prompts, gen, batch_size=cfg.per_device_eval_batch_size,
-                           stop_token_ids=template.get_stop_token_ids(tokenizer))
+    """Per held-out problem, whether the greedy answer is right; also the predictions.
+
+    Greedy whatever the config's sampling keys say: the check must not depend on the draw.
+    """
+    from ft_models.generation import SamplingParams, generate
+
+    params = [SamplingParams(temperature=0.0, max_tokens=cfg.max_tokens(len(p))) for p in prompts]
+    results = generate(model, tokenizer, prompts, params, stop_token_ids=template.get_stop_token_ids(tokenizer),
+                       max_batch_size=cfg.per_device_eval_batch_size)
+    preds = [r.text.strip() for r in results]
     return [verifier.correct(p, r) for p, r in zip(preds, rows, strict=True)], preds
 
 

@@ -22,8 +22,7 @@ from ft_core import ConfigError, RunRecorder, get_logger
 
 from .callbacks import LogFileCallback, ProgressCallback
 from .config import TrainConfig, config_dict
-from .data import load_data
-from .generate import batch_generate, split_prompt_label
+from .data import load_data, split_prompt_label
 from .launch import under_torchrun
 from .metrics import text_scores
 from .modeling import load_tokenizer_and_template, load_trainable_model
@@ -142,16 +141,23 @@ class _Null:
 
 def predict_with_generate(cfg: TrainConfig, model: Any, tokenizer: Any, template: Any, dataset: Any,
                           output_dir: Path) -> dict[str, float]:
-    """Generate for every evaluation row, write ``generated_predictions.jsonl`` and return BLEU/ROUGE."""
+    """Generate for every evaluation row, write ``generated_predictions.jsonl`` and return BLEU/ROUGE.
+
+    The generation keys mean what they mean in LLaMA-Factory; ``max_new_tokens`` <= 0 limits
+    prompt + answer to ``generation_max_length`` (default ``cutoff_len``). At most
+    ``per_device_eval_batch_size`` rows decode together (ft-models' continuous batching).
+    """
+    from ft_models.generation import generate
+
     pairs = [split_prompt_label(r["input_ids"], r["labels"]) for r in dataset]
     prompts = [p for p, _ in pairs]
     labels = [tokenizer.decode(lab, skip_special_tokens=True).strip() for _, lab in pairs]
-    gen = cfg.generation_kwargs()
-    if cfg.max_new_tokens <= 0:
-        gen["max_length"] = cfg.generation_max_length or cfg.cutoff_len
-    stop = template.get_stop_token_ids(tokenizer) if hasattr(template, "get_stop_token_ids") else None
-    preds = batch_generate(model, tokenizer, prompts, gen, batch_size=cfg.per_device_eval_batch_size,
-                           stop_token_ids=stop, skip_special_tokens=cfg.skip_special_tokens)
+    gen = cfg if cfg.max_new_tokens > 0 else \
+        cfg.model_copy(update={"max_length": cfg.generation_max_length or cfg.cutoff_len})
+    stop = template.get_stop_token_ids(tokenizer) if hasattr(template, "get_stop_token_ids") else ()
+    results = generate(model, tokenizer, prompts, [gen.sampling_params(len(p)) for p in prompts],
+                       stop_token_ids=stop, max_batch_size=cfg.per_device_eval_batch_size)
+    preds = [r.text.strip() for r in results]
     path = output_dir / "generated_predictions.jsonl"
     with path.open("w", encoding="utf-8") as fh:
         for prompt, pred, label in zip(prompts, preds, labels, strict=True):

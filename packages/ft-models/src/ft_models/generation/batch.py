@@ -39,6 +39,22 @@ BASE_ADAPTER = "__base__"  # peft's name for "no adapter" in a mixed batch
 _TRIM_AT = 64  # drop all-padding cache columns once this many pile up (a copy of the cache)
 
 
+def _eos_ids(model: Any, tokenizer: Any) -> frozenset[int]:
+    """The model's end-of-sequence ids: its generation config's (one id or a list) and the tokenizer's.
+
+    Example:
+        >>> _eos_ids(model, tokenizer)
+        frozenset({2})
+    """
+    ids: set[int] = set()
+    config_eos = getattr(getattr(model, "generation_config", None), "eos_token_id", None)
+    if config_eos is not None:
+        ids.update([config_eos] if isinstance(config_eos, int) else config_eos)
+    if getattr(tokenizer, "eos_token_id", None) is not None:
+        ids.add(tokenizer.eos_token_id)
+    return frozenset(int(t) for t in ids)
+
+
 class Constraint(Protocol):
     """A grammar that limits which tokens may come next (JSON schema, regex...)."""
 
@@ -73,7 +89,13 @@ class TokenEvent:
 
 @dataclass
 class Sequence:
-    """One sequence to generate: its prompt, sampling settings, stop ids, adapter and constraint."""
+    """One sequence to generate: its prompt, sampling settings, stop ids, adapter and constraint.
+
+    ``stop_token_ids`` are the caller's end-of-sequence ids (the template's); the batch adds the
+    model's EOS ids. ``params.ignore_eos`` ignores both kinds, while ``params.stop_token_ids`` (a
+    request's own) always stop, as in vLLM. ``adapter``: a PEFT adapter name, None or
+    ``BASE_ADAPTER`` for the base model.
+    """
 
     seq_id: Hashable
     prompt_ids: list[int]
@@ -86,12 +108,15 @@ class Sequence:
 
     def __post_init__(self) -> None:
         self.prompt_ids = [int(t) for t in self.prompt_ids]
-        self.stop_ids = frozenset(int(t) for t in (*self.stop_token_ids, *self.params.stop_token_ids))
+        self.stop_token_ids = [int(t) for t in self.stop_token_ids]  # an iterator would be spent after one read
+        self.stop_ids = frozenset((*self.stop_token_ids, *self.params.stop_token_ids))
         self.generator: torch.Generator | None = None
         self._text: IncrementalText | None = None
         self._stops = StopStrings(self.params.stop)
 
-    def start(self, tokenizer: Any, device: torch.device) -> None:
+    def start(self, tokenizer: Any, device: torch.device, eos_token_ids: Iterable[int] = ()) -> None:
+        """Set up detokenisation and the seeded generator; ``eos_token_ids``: the model's EOS ids."""
+        self.stop_ids = self.stop_ids | frozenset(int(t) for t in eos_token_ids)
         self._text = IncrementalText(tokenizer, self.params.skip_special_tokens, context=self.prompt_ids)
         if self.params.seed is not None:
             self.generator = torch.Generator(device=device)
@@ -114,6 +139,7 @@ class DecodeBatch:
         text_config = config.get_text_config() if hasattr(config, "get_text_config") else config
         self.max_model_len = max_model_len or getattr(text_config, "max_position_embeddings", None) or 1 << 30
         self.peft = hasattr(model, "peft_config")
+        self.eos_token_ids = _eos_ids(model, tokenizer)
         self.seqs: list[Sequence] = []
         self.cache = None
         self.mask: torch.Tensor | None = None        # [rows, width] 1 = real token
@@ -138,7 +164,10 @@ class DecodeBatch:
             if all(n == BASE_ADAPTER for n in names):
                 with self.model.disable_adapter():
                     return self.model(**inputs, **kwargs).logits[:, -1]
-            kwargs["adapter_names"] = names
+            if set(names) != {names[0]} or list(self.model.active_adapters) != [names[0]]:
+                # peft's mixed batch. Rows that all use the active adapter take the plain forward:
+                # cheaper, and it works where peft refuses adapter_names (a model in training mode).
+                kwargs["adapter_names"] = names
         return self.model(**inputs, **kwargs).logits[:, -1]
 
     def add(self, seqs: list[Sequence]) -> list[TokenEvent]:
@@ -149,7 +178,7 @@ class DecodeBatch:
         if not seqs:
             return []
         for s in seqs:
-            s.start(self.tokenizer, self.device)
+            s.start(self.tokenizer, self.device, self.eos_token_ids)
         width = max(len(s.prompt_ids) for s in seqs)
         pad = self.tokenizer.pad_token_id if self.tokenizer.pad_token_id is not None else 0
         ids = torch.full((len(seqs), width), pad, dtype=torch.long)
@@ -212,8 +241,9 @@ class DecodeBatch:
                 apply_penalties(logits[row], p, s.prompt_ids, s.output_ids)
             if s.constraint is not None:
                 s.constraint.mask(logits[row])
-            if len(s.output_ids) < p.min_tokens and s.stop_ids and not p.ignore_eos:
-                logits[row, [t for t in s.stop_ids if t < logits.shape[-1]]] = float("-inf")
+            if len(s.output_ids) < p.min_tokens:
+                stops = p.stop_token_ids if p.ignore_eos else s.stop_ids
+                logits[row, [t for t in stops if t < logits.shape[-1]]] = float("-inf")
         tokens = choose_tokens(logits, [s.params for s in seqs], [s.generator for s in seqs])
         chosen = tokens.tolist()
         events = []
@@ -234,7 +264,7 @@ class DecodeBatch:
             s.constraint.accept(tok)
         p = s.params
         text, hit = "", False
-        if tok in s.stop_ids and not p.ignore_eos:
+        if tok in p.stop_token_ids or (tok in s.stop_ids and not p.ignore_eos):
             s.finish_reason = "stop"  # the stop token itself is not part of the text
         else:
             text, hit = s._stops.push(s._text.push(tok))

@@ -72,6 +72,11 @@ class GrowableLayer(DynamicLayer):
         if self.get_seq_length() > 0:
             self._set(self.keys[indices], self.values[indices])
 
+    def batch_repeat_interleave(self, repeats: int) -> None:
+        # the base class would replace keys/values but leave the buffers at the old batch size
+        if self.get_seq_length() > 0:
+            self._set(self.keys.repeat_interleave(repeats, dim=0), self.values.repeat_interleave(repeats, dim=0))
+
     def crop(self, tokens_to_remove: int) -> None:
         if tokens_to_remove < 0 and self.get_seq_length() > 0:
             self._set(self.keys[:, :, :tokens_to_remove], self.values[:, :, :tokens_to_remove])

@@ -17,7 +17,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from .batch import DecodeBatch
+from .batch import BASE_ADAPTER, DecodeBatch
 from .batch import Sequence as Seq
 from .params import SamplingParams
 
@@ -34,6 +34,22 @@ class GenerationResult:
     prompt_tokens: int
 
 
+def _active_adapter(model: Any) -> str | None:
+    """The one adapter a PEFT model runs with now (None for a plain model).
+
+    DecodeBatch reads a row's missing adapter as the base, which is right for a server naming
+    adapters per request but would silently drop the LoRA of a model being evaluated.
+    """
+    if not hasattr(model, "peft_config"):
+        return None
+    active = list(model.active_adapters)
+    if not active:
+        return BASE_ADAPTER
+    if len(active) > 1:
+        raise ValueError(f"the model runs adapters {active} together; generate() takes one: pass adapter=")
+    return active[0]
+
+
 def generate(model: Any, tokenizer: Any, prompts: Sequence[Sequence[int]],
              params: SamplingParams | Sequence[SamplingParams], *, stop_token_ids: Sequence[int] = (),
              max_batch_size: int = 16, adapter: str | None = None,
@@ -42,11 +58,15 @@ def generate(model: Any, tokenizer: Any, prompts: Sequence[Sequence[int]],
 
     ``params`` is one ``SamplingParams`` for all prompts or one per prompt. ``progress(done,
     total)`` is called each time a prompt finishes. Prompts are admitted longest first, so
-    rows that decode together have similar widths.
+    rows that decode together have similar widths. ``adapter``: None generates with the model as
+    it is (a PEFT model's active adapter, e.g. the LoRA being trained); ``BASE_ADAPTER`` with the
+    base model; a name with that loaded adapter.
     """
     per_prompt = [params] * len(prompts) if isinstance(params, SamplingParams) else list(params)
     if len(per_prompt) != len(prompts):
         raise ValueError(f"{len(prompts)} prompts but {len(per_prompt)} SamplingParams")
+    if adapter is None:
+        adapter = _active_adapter(model)
     was_training = getattr(model, "training", False)
     model.eval()
     batch = DecodeBatch(model, tokenizer)

@@ -137,7 +137,7 @@ class GeneratingArgs(BaseModel):
 
     def sampling_overrides(self, fields: set[str] | None = None) -> dict[str, Any]:
         """The ``SamplingParams`` fields these keys set; ``fields`` limits it to keys a user gave."""
-        given = set(self.model_fields) if fields is None else fields
+        given = set(type(self).model_fields) if fields is None else fields
         out: dict[str, Any] = {}
         if "do_sample" in given and not self.do_sample:
             out["temperature"] = 0.0

@@ -50,26 +50,45 @@ def _keep(vals: torch.Tensor, idx: torch.Tensor, params: SamplingParams) -> tupl
     """One row's sorted candidates (``[1, k]``) after top-k, top-p and min-p, renormalised."""
     ranks = torch.arange(vals.shape[-1], device=vals.device).unsqueeze(0)
     keep = ranks < (params.top_k if params.top_k > 0 else vals.shape[-1])
-    keep &= (vals.cumsum(-1) - vals) < params.top_p  # mass strictly above each candidate
-    keep &= vals >= params.min_p * vals[:, :1]
+    in_k = torch.where(keep, vals, torch.zeros_like(vals))
+    # top-p over the distribution renormalised to the top-k, as HF's and vLLM's samplers do: the
+    # mass strictly above each candidate, as a share of the top-k's mass (the whole one without top-k)
+    total = in_k.sum(-1, keepdim=True) if params.top_k > 0 else 1.0
+    keep &= (in_k.cumsum(-1) - in_k) < params.top_p * total
+    keep &= vals >= params.min_p * vals[:, :1]  # relative to the maximum, so renormalising changes nothing
     keep[:, 0] = True  # the most likely token always survives
     vals = torch.where(keep, vals, torch.zeros_like(vals))
     return vals / vals.sum(-1, keepdim=True), idx
 
 
+def _own_width(p: SamplingParams, vocab: int) -> int:
+    """Candidates one row is filtered in: it depends on the row's own settings only, so a seeded
+    row draws the same noise whatever the other rows ask for."""
+    return min(vocab, max(_CANDIDATES, p.top_k if p.top_k > 0 else 0))
+
+
+def _needs_full_sort(vals: torch.Tensor, mass: float, p: SamplingParams, vocab: int) -> bool:
+    """Whether the kept set may reach past the candidates ``vals`` (one row, sorted)."""
+    if p.top_k > 0 or vals.shape[-1] == vocab:
+        return False  # top-k bounds the set inside the candidates, or the candidates are everything
+    if p.top_p < 1.0 and mass < p.top_p:
+        return True
+    # min-p alone keeps every token above min_p * max; the last candidate may not be the last kept
+    return p.top_p >= 1.0 and p.min_p > 0.0 and float(vals[0, -1]) >= p.min_p * float(vals[0, 0])
+
+
 def _filter_rows(probs: torch.Tensor, params: Sequence[SamplingParams]) -> list[tuple[torch.Tensor, torch.Tensor]]:
     """Per row: candidate probabilities (zero where filtered) and their token ids."""
     vocab = probs.shape[-1]
-    k = min(vocab, max([_CANDIDATES] + [p.top_k for p in params if p.top_k > 0]))
-    vals, idx = probs.topk(k, dim=-1)
-    mass = vals.sum(-1).tolist()
+    widths = [_own_width(p, vocab) for p in params]
+    vals, idx = probs.topk(max(widths), dim=-1)  # sorted, so each row's own top-w is a prefix
     out = []
     for r, p in enumerate(params):
-        if p.top_p < 1.0 and mass[r] < p.top_p and p.top_k <= 0:  # top-p reaches past the candidates
-            full_vals, full_idx = probs[r:r + 1].sort(dim=-1, descending=True)
-            out.append(_keep(full_vals, full_idx, p))
-        else:
-            out.append(_keep(vals[r:r + 1], idx[r:r + 1], p))
+        w = widths[r]
+        row_vals, row_idx = vals[r:r + 1, :w], idx[r:r + 1, :w]
+        if _needs_full_sort(row_vals, float(row_vals.sum()), p, vocab):
+            row_vals, row_idx = probs[r:r + 1].sort(dim=-1, descending=True)
+        out.append(_keep(row_vals, row_idx, p))
     return out
 
 
@@ -91,21 +110,26 @@ def choose_tokens(logits: torch.Tensor, params: Sequence[SamplingParams],
     temps = torch.tensor([params[r].temperature for r in sampled], device=logits.device, dtype=logits.dtype)
     probs = torch.softmax(logits[sampled] / temps.unsqueeze(1), dim=-1)
     sub = [params[r] for r in sampled]
-    if any(p.filtered for p in sub):
-        pairs: list[tuple[torch.Tensor, torch.Tensor | None]] = list(_filter_rows(probs, sub))
-    else:
-        pairs = [(probs[j:j + 1], None) for j in range(len(sampled))]
+    # only the rows that ask for filters go through them: an unfiltered row keeps the whole vocabulary
+    pairs: list[tuple[torch.Tensor, torch.Tensor | None]] = [(probs[j:j + 1], None) for j in range(len(sampled))]
+    filtered = [j for j, p in enumerate(sub) if p.filtered]
+    if filtered:
+        for j, pair in zip(filtered, _filter_rows(probs[filtered], [sub[j] for j in filtered]), strict=True):
+            pairs[j] = pair
     # Drawn by the exponential race (argmax of p / E with E ~ Exp(1), as vLLM does): the same
     # distribution as multinomial, which took 40 ms per step over 32 x 49k probabilities on CPU.
-    unseeded = [j for j, r in enumerate(sampled) if generators[r] is None]
+    by_width: dict[int, list[int]] = {}  # unseeded rows drawn together, one draw per candidate width
+    for j, r in enumerate(sampled):
+        if generators[r] is None:
+            by_width.setdefault(pairs[j][0].shape[-1], []).append(j)
     done: set[int] = set()
-    if unseeded and len({pairs[j][0].shape[-1] for j in unseeded}) == 1:
-        batch = torch.cat([pairs[j][0] for j in unseeded])
+    for group in by_width.values():
+        batch = torch.cat([pairs[j][0] for j in group])
         draws = (batch / torch.empty_like(batch).exponential_()).argmax(-1).tolist()
-        for n, j in enumerate(unseeded):
+        for n, j in enumerate(group):
             ids = pairs[j][1]
             tokens[sampled[j]] = draws[n] if ids is None else ids[0, draws[n]]
-        done = set(unseeded)
+        done.update(group)
     for j, r in enumerate(sampled):
         if j in done:
             continue
