@@ -18,6 +18,8 @@ Example:
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import os
 from collections.abc import AsyncIterator, Mapping
 from typing import TYPE_CHECKING, Any
@@ -77,33 +79,93 @@ def _sampling(temperature: float, top_p: float, max_tokens: float, seed: float |
     return out
 
 
+class _Turn:
+    """A reply being generated for one browser session; Stop and Clear end it through ``stop``."""
+
+    def __init__(self) -> None:
+        self.stop = asyncio.Event()
+        self.done = asyncio.Event()
+
+
+async def _until_stopped(pieces: AsyncIterator[str], stop: asyncio.Event) -> AsyncIterator[str]:
+    """``pieces`` until they end or ``stop`` is set; stopping cancels the wait, so the engine drops the rows now."""
+    stopped = asyncio.ensure_future(stop.wait())
+    pending: asyncio.Future[str] | None = None
+    try:
+        while True:
+            pending = asyncio.ensure_future(pieces.__anext__())
+            await asyncio.wait({pending, stopped}, return_when=asyncio.FIRST_COMPLETED)
+            if not pending.done():
+                return
+            try:
+                piece = pending.result()
+            except StopAsyncIteration:
+                return
+            pending = None
+            yield piece
+    finally:
+        stopped.cancel()
+        if pending is not None and not pending.done():
+            pending.cancel()  # raises CancelledError inside the engine's stream: it frees its batch rows
+            with contextlib.suppress(asyncio.CancelledError, StopAsyncIteration):
+                await pending
+        await pieces.aclose()  # type: ignore[attr-defined]
+
+
 def build_webchat(chat: ChatModel) -> gradio.Blocks:
     """The chat page over ``chat`` (not launched): ``demo.launch(...)`` serves it."""
     gr = _gradio()
     config = chat.config
     defaults = sampling_defaults(chat)
     names = chat.engine.model_names()
+    turns: dict[str, _Turn] = {}  # session -> its reply in progress
+
+    async def end_turn(request) -> None:
+        turn = turns.get(request.session_hash)
+        if turn is not None:
+            turn.stop.set()
+            with contextlib.suppress(asyncio.TimeoutError):
+                await asyncio.wait_for(turn.done.wait(), 30)
 
     async def respond(message: str, history: list[dict[str, str]], system: str, temperature: float, top_p: float,
-                      max_tokens: float, seed: float | None, model: str | None
+                      max_tokens: float, seed: float | None, model: str | None, request
                       ) -> AsyncIterator[tuple[list[dict[str, str]], list[dict[str, str]], str]]:
         if not message or not message.strip():
             yield history, history, message
             return
+        await end_turn(request)  # one reply at a time per session (Enter and Send clicked together)
+        turn = turns[request.session_hash] = _Turn()
         asked = [*history, {"role": "user", "content": message}]
         # The state holds the turn as far as it got, so Stop keeps the partial reply in the history.
         shown = [*asked, {"role": "assistant", "content": ""}]
-        yield shown, shown, ""
-        pieces: list[str] = []
         try:
-            async for piece in chat.astream_chat(asked, system=system or None, model=model or None,
-                                                 **_sampling(temperature, top_p, max_tokens, seed)):
-                pieces.append(piece)
-                shown = [*asked, {"role": "assistant", "content": "".join(pieces)}]
-                yield shown, shown, ""
-        except FtError as exc:  # context too long, queue full, unknown model: the turn is dropped, a toast says why
-            yield history, history, message
-            raise gr.Error(str(exc)) from exc
+            yield shown, shown, ""
+            pieces: list[str] = []
+            stream = chat.astream_chat(asked, system=system or None, model=model or None,
+                                       **_sampling(temperature, top_p, max_tokens, seed))
+            try:
+                async for piece in _until_stopped(stream, turn.stop):
+                    pieces.append(piece)
+                    shown = [*asked, {"role": "assistant", "content": "".join(pieces)}]
+                    yield shown, shown, ""
+            except FtError as exc:  # context too long, queue full, unknown model: the turn is dropped, a toast says why
+                yield history, history, message
+                raise gr.Error(str(exc)) from exc
+        finally:
+            turn.done.set()
+            if turns.get(request.session_hash) is turn:
+                del turns[request.session_hash]
+
+    async def stop_reply(request) -> None:
+        await end_turn(request)
+
+    async def clear_chat(request) -> tuple[list[Any], list[Any]]:
+        await end_turn(request)  # the reply ends before the page is emptied, so no late piece refills it
+        return [], []
+
+    # gradio finds the gr.Request parameter by its annotation; gradio is imported here, not at module level
+    for handler in (respond, stop_reply, clear_chat):
+        handler.__annotations__["request"] = gr.Request
 
     with gr.Blocks(title=f"ft webchat: {config.model_id()}", analytics_enabled=False) as demo:
         gr.Markdown(f"### {config.model_id()}")
@@ -135,12 +197,16 @@ def build_webchat(chat: ChatModel) -> gradio.Blocks:
 
         inputs = [message, history, system, temperature, top_p, max_tokens, seed, model]
         outputs = [chatbot, history, message]
-        # concurrency_limit=None: every tab's reply runs at once (the engine batches and queues them;
-        # gradio's default of 1 would serialise the tabs).
-        events = [trigger(respond, inputs, outputs, concurrency_limit=None, show_progress="hidden")
-                  for trigger in (message.submit, send.click)]
-        stop.click(None, None, None, cancels=events)
-        clear.click(lambda: ([], [], ""), None, [chatbot, history, message], cancels=events, queue=False)
+        # concurrency_limit=None: the replies of all tabs run at once and the engine batches them
+        # (gradio's default of 1 would serialise the tabs). Stop and Clear end a reply through the
+        # session's _Turn rather than gradio's `cancels`, which races with a message sent right
+        # after; a new message ends the session's previous reply itself, so none is ever dropped.
+        for trigger in (message.submit, send.click):
+            trigger(respond, inputs, outputs, concurrency_limit=None, show_progress="hidden",
+                    trigger_mode="multiple")
+        stop.click(stop_reply, None, None, concurrency_limit=None, queue=False)
+        clear.click(clear_chat, None, [chatbot, history], concurrency_limit=None)
+        chatbot.clear(clear_chat, None, [chatbot, history], concurrency_limit=None)  # the chat box's own trash icon
     return demo
 
 

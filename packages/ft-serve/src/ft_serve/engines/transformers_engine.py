@@ -103,9 +103,12 @@ class TransformersEngine(Engine):
         if not self.can_generate:
             raise BadInputError("this model is a reward model: it scores (/v1/score/evaluation) but does not generate")
         self.check_length(len(request.prompt_ids), request.params.max_tokens)
-        if len(self._waiting) >= self.max_queue:
-            raise QueueFullError(f"The server is busy: {len(self._waiting)} requests are waiting "
-                                 f"(max_queue={self.max_queue}). Retry later.")
+        # Requests that free rows will take at the next step are not queued: only those beyond
+        # the free rows count against max_queue (arrivals pile up while a step runs).
+        free_rows = max(0, self.max_batch_size - self.batch.active)
+        if len(self._waiting) >= self.max_queue + free_rows:
+            raise QueueFullError(f"The server is busy: {len(self._waiting) - free_rows} requests are waiting "
+                                 f"for a batch slot (max_queue={self.max_queue}). Retry later.")
         pending = _Pending(request, asyncio.get_running_loop(), asyncio.Queue())
         if request.response_format:
             pending.constraints = [self.grammars.constraint(request.response_format) for _ in range(request.n)]
