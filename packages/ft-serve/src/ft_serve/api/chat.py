@@ -53,7 +53,7 @@ async def chat_completion(engine: Engine, body: ChatCompletionRequest, request: 
     tools = _tools_in_use(body)
     messages = [m.model_dump(exclude_none=True) for m in body.messages]
     ids = chat_prompt_ids(engine.template, engine.tokenizer, messages, tools)
-    engine.check_length(len(ids), 1)
+    engine.validate_prompt(ids)
     want_logprobs = (body.top_logprobs or 0) if body.logprobs else None
     params = request_sampling(engine, body, len(ids), want_logprobs, body.max_completion_tokens or body.max_tokens)
     gen = GenerateRequest(new_id("chatcmpl"), ids, params, body.n, adapter, body.response_format)
@@ -69,6 +69,8 @@ async def chat_completion(engine: Engine, body: ChatCompletionRequest, request: 
     except ClientGone:
         log_request(ENDPOINT, 499, started, len(ids), 0, metrics)
         return None
+    if any(out.finish_reason == "error" for out in outputs):
+        raise ApiError(500, "generation failed; the server log has the details")
     choices = []
     for out in outputs:
         message: dict[str, Any] = {"role": "assistant", "content": out.text}

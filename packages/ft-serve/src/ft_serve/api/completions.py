@@ -43,9 +43,6 @@ def _prompts(engine: Engine, prompt: Any) -> list[list[int]]:
             out.append(list(p))
         else:
             raise ApiError(400, "prompt must be a string, a list of strings or a list of token ids", "prompt")
-    vocab = len(engine.tokenizer)
-    if any(t < 0 or t >= vocab for p in out for t in p):
-        raise ApiError(400, f"prompt token ids must be in [0, {vocab})", "prompt")
     return out
 
 
@@ -61,7 +58,7 @@ async def completion(engine: Engine, body: CompletionRequest, request: Request, 
     prompts = _prompts(engine, body.prompt)
     requests = []
     for ids in prompts:
-        engine.check_length(len(ids), 1)
+        engine.validate_prompt(ids)
         params = request_sampling(engine, body, len(ids), body.logprobs)
         requests.append(GenerateRequest(new_id("cmpl"), ids, params, body.n, adapter, body.response_format))
     model_name = body.model or engine.model_id
@@ -78,6 +75,8 @@ async def completion(engine: Engine, body: CompletionRequest, request: Request, 
         return None
     choices = []
     completion_tokens = 0
+    if any(out.finish_reason == "error" for outs in outputs for out in outs):
+        raise ApiError(500, "generation failed; the server log has the details")
     for p, outs in enumerate(outputs):
         for out in outs:
             completion_tokens += out.completion_tokens

@@ -188,6 +188,17 @@ class Engine(abc.ABC):
             return name
         raise UnknownModelError(f"The model `{name}` does not exist. Served: {', '.join(self.model_names())}")
 
+    def validate_prompt(self, prompt_ids: list[int]) -> None:
+        """BadInputError for an empty prompt or token ids outside the vocabulary; then ``check_length``."""
+        from ft_core import BadInputError
+
+        if not prompt_ids:
+            raise BadInputError("prompt: it is empty after tokenization; send at least one token")
+        vocab = len(self.tokenizer) if self.tokenizer is not None else None
+        if vocab is not None and any(not 0 <= t < vocab for t in prompt_ids):
+            raise BadInputError(f"prompt: token ids must be in [0, {vocab})")
+        self.check_length(len(prompt_ids), 1)
+
     def check_length(self, prompt_tokens: int, max_tokens: int) -> None:
         """ContextLengthError unless the prompt leaves room for at least one new token."""
         if prompt_tokens >= self.max_model_len:

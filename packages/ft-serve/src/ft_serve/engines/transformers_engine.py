@@ -102,7 +102,7 @@ class TransformersEngine(Engine):
             raise EngineNotReady("The model is still loading; retry in a moment.")
         if not self.can_generate:
             raise BadInputError("this model is a reward model: it scores (/v1/score/evaluation) but does not generate")
-        self.check_length(len(request.prompt_ids), request.params.max_tokens)
+        self.validate_prompt(request.prompt_ids)
         # Requests that free rows will take at the next step are not queued: only those beyond
         # the free rows count against max_queue (arrivals pile up while a step runs).
         free_rows = max(0, self.max_batch_size - self.batch.active)
