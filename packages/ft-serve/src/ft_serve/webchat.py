@@ -114,6 +114,8 @@ async def _until_stopped(pieces: AsyncIterator[str], stop: asyncio.Event) -> Asy
 
 def build_webchat(chat: ChatModel) -> gradio.Blocks:
     """The chat page over ``chat`` (not launched): ``demo.launch(...)`` serves it."""
+    from .api.errors import ApiError
+
     gr = _gradio()
     config = chat.config
     defaults = sampling_defaults(chat)
@@ -148,7 +150,8 @@ def build_webchat(chat: ChatModel) -> gradio.Blocks:
                     pieces.append(piece)
                     shown = [*asked, {"role": "assistant", "content": "".join(pieces)}]
                     yield shown, shown, ""
-            except FtError as exc:  # context too long, queue full, unknown model: the turn is dropped, a toast says why
+            except (FtError, ApiError, ValueError) as exc:  # context too long, queue full, bad sampling value:
+                # the turn is dropped, the message goes back in the box and a toast says why
                 yield history, history, message
                 raise gr.Error(str(exc)) from exc
         finally:
