@@ -1,8 +1,8 @@
 """Choose the next token of every row of a batch, each row with its own ``SamplingParams``.
 
 Order, as in vLLM: penalties on the raw logits, the caller's constraint mask, then greedy rows
-take the argmax and the others are divided by their temperature and filtered by top-k, top-p and
-min-p before drawing. Log-probabilities reported to users are those of the raw model
+take the argmax and the others are divided by their temperature and filtered by top-k, top-p (over
+the top-k renormalised, as HF and vLLM do) and min-p before drawing. Log-probabilities reported to users are those of the raw model
 distribution (vLLM's default), not of the filtered one.
 
 Example:
