@@ -92,6 +92,13 @@ def _filter_rows(probs: torch.Tensor, params: Sequence[SamplingParams]) -> list[
     return out
 
 
+def _inverse_cdf(probs: torch.Tensor, uniform: torch.Tensor) -> torch.Tensor:
+    """Per row, the first index whose cumulative probability exceeds ``uniform`` times the row's mass."""
+    cdf = probs.cumsum(-1)
+    picks = torch.searchsorted(cdf, uniform * cdf[:, -1:], right=True).squeeze(-1)
+    return picks.clamp(max=probs.shape[-1] - 1)
+
+
 def choose_tokens(logits: torch.Tensor, params: Sequence[SamplingParams],
                   generators: Sequence[torch.Generator | None]) -> torch.Tensor:
     """The next token id of every row (``logits``: ``[rows, vocab]`` float32, penalties and masks applied).
@@ -116,16 +123,18 @@ def choose_tokens(logits: torch.Tensor, params: Sequence[SamplingParams],
     if filtered:
         for j, pair in zip(filtered, _filter_rows(probs[filtered], [sub[j] for j in filtered]), strict=True):
             pairs[j] = pair
-    # Drawn by the exponential race (argmax of p / E with E ~ Exp(1), as vLLM does): the same
-    # distribution as multinomial, which took 40 ms per step over 32 x 49k probabilities on CPU.
+    # Drawn by inverting the CDF (a cumulative sum and a binary search per row): 1 ms for
+    # 32 x 49k probabilities on 2 CPU cores, where torch.multinomial and the exponential race
+    # (argmax of p / E) both took 50 ms, most of a decode step of a 135M model.
     by_width: dict[int, list[int]] = {}  # unseeded rows drawn together, one draw per candidate width
     for j, r in enumerate(sampled):
         if generators[r] is None:
             by_width.setdefault(pairs[j][0].shape[-1], []).append(j)
     done: set[int] = set()
     for group in by_width.values():
-        batch = torch.cat([pairs[j][0] for j in group])
-        draws = (batch / torch.empty_like(batch).exponential_()).argmax(-1).tolist()
+        unfiltered = all(pairs[j][1] is None for j in group)
+        batch = probs[group] if unfiltered else torch.cat([pairs[j][0] for j in group])
+        draws = _inverse_cdf(batch, torch.rand((len(group), 1), device=batch.device, dtype=batch.dtype)).tolist()
         for n, j in enumerate(group):
             ids = pairs[j][1]
             tokens[sampled[j]] = draws[n] if ids is None else ids[0, draws[n]]
@@ -134,6 +143,7 @@ def choose_tokens(logits: torch.Tensor, params: Sequence[SamplingParams],
         if j in done:
             continue
         pv, pi = pairs[j]
-        pick = int((pv[0] / torch.empty_like(pv[0]).exponential_(generator=generators[r])).argmax())
+        u = torch.rand((1, 1), generator=generators[r], device=pv.device, dtype=pv.dtype)
+        pick = int(_inverse_cdf(pv, u)[0])
         tokens[r] = pick if pi is None else pi[0, pick]
     return tokens
