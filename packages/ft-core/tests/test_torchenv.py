@@ -12,15 +12,15 @@ import json, os, sys
 if sys.argv[1] == "torch-loaded":
     sys.modules["torch"] = type(sys)("torch")  # stands in for an imported torch
 from ft_core import apply_torch_env_defaults
-applied = apply_torch_env_defaults()
+applied = apply_torch_env_defaults(sys.argv[2] if len(sys.argv) > 2 else "train")
 print(json.dumps({"applied": applied, "omp": os.environ.get("OMP_WAIT_POLICY"),
                   "thp": os.environ.get("THP_MEM_ALLOC_ENABLE")}))
 """
 
 
-def _run(mode: str, **env: str) -> dict:
+def _run(mode: str, workload: str = "train", **env: str) -> dict:
     clean = {k: v for k, v in os.environ.items() if k not in ("OMP_WAIT_POLICY", "THP_MEM_ALLOC_ENABLE")}
-    out = subprocess.run([sys.executable, "-c", SCRIPT, mode], env={**clean, **env}, check=True,
+    out = subprocess.run([sys.executable, "-c", SCRIPT, mode, workload], env={**clean, **env}, check=True,
                          capture_output=True, text=True)
     return json.loads(out.stdout)
 
@@ -35,3 +35,7 @@ def test_user_values_win():
 
 def test_no_effect_once_torch_is_loaded():
     assert _run("torch-loaded") == {"applied": [], "omp": None, "thp": None}
+
+
+def test_serving_keeps_openmp_spin_then_sleep():
+    assert _run("fresh", "serve") == {"applied": ["THP_MEM_ALLOC_ENABLE"], "omp": None, "thp": "1"}

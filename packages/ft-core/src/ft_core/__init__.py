@@ -29,7 +29,7 @@ _EXPORTS: dict[str, str] = {
     **dict.fromkeys(["EXIT_BAD_INPUT", "EXIT_FAILURE", "EXIT_OK", "BadInputError", "ConfigError", "DataError",
                      "FtError", "OutputExistsError", "UnsupportedError"], "errors"),
     "ft_home": "paths",
-    **dict.fromkeys(["TORCH_ENV_DEFAULTS", "apply_torch_env_defaults"], "torchenv"),
+    **dict.fromkeys(["SERVE_ENV_DEFAULTS", "TORCH_ENV_DEFAULTS", "apply_torch_env_defaults"], "torchenv"),
     **dict.fromkeys(["RunRecorder", "library_versions", "package_version", "write_run_json"], "runinfo"),
     **dict.fromkeys(["DTYPE_BYTES", "INDEX_NAME", "Checkpoint", "SafetensorsHeader", "TensorInfo", "parse_size",
                      "plan_shards", "read_checkpoint", "read_header", "shard_file_names", "write_index"],
@@ -39,7 +39,7 @@ _EXPORTS: dict[str, str] = {
 __all__ = [
     "DTYPE_BYTES", "EXIT_BAD_INPUT", "EXIT_FAILURE", "EXIT_OK", "INDEX_NAME", "TORCH_ENV_DEFAULTS", "Arg",
     "BadInputError", "Checkpoint", "Command", "ConfigError", "DataError", "FtError", "Group", "OutputExistsError",
-    "RunRecorder", "SafetensorsHeader", "TensorInfo", "UnsupportedError", "__version__", "apply_torch_env_defaults",
+    "RunRecorder", "SERVE_ENV_DEFAULTS", "SafetensorsHeader", "TensorInfo", "UnsupportedError", "__version__", "apply_torch_env_defaults",
     "atomic_open", "atomic_output_dir", "atomic_write_bytes", "atomic_write_json", "atomic_write_text",
     "check_output_dir", "closest_keys", "debug_enabled", "deep_merge", "describe_validation_error", "ft_home",
     "get_logger", "is_interactive", "library_versions", "load_config", "package_version", "parse_overrides",

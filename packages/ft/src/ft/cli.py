@@ -106,7 +106,22 @@ def build_cli() -> Group:
                  example="ft version   |   ft train docs/examples/quickstart.yaml")
 
 
+def _workload(argv: Sequence[str]) -> str:
+    """``serve`` when the command comes from ft-serve (its torch defaults differ), else ``train``.
+
+    Read from the entry point's target without importing it: torch must not load yet.
+    """
+    from importlib.metadata import entry_points
+
+    name = next((a for a in argv if not a.startswith("-")), None)
+    for ep in entry_points(group="ft.commands"):
+        if ep.name == name and ep.value.startswith("ft_serve"):
+            return "serve"
+    return "train"
+
+
 def main(argv: Sequence[str] | None = None) -> None:
     """Console-script entry point of ``ft``."""
-    apply_torch_env_defaults()  # before any library's commands load torch (see ft_core.torchenv)
+    args = list(sys.argv[1:] if argv is None else argv)
+    apply_torch_env_defaults(_workload(args))  # before any library's commands load torch (see ft_core.torchenv)
     raise SystemExit(build_cli().main(argv))

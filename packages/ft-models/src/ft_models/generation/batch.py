@@ -179,11 +179,19 @@ class DecodeBatch:
             return []
         for s in seqs:
             s.start(self.tokenizer, self.device, self.eos_token_ids)
-        width = max(len(s.prompt_ids) for s in seqs)
+        # Identical prompts (n > 1, or many clients sending the same text) are prefilled once and
+        # their cache rows copied: on CPU a prefill costs as much as dozens of decode steps.
+        unique: dict[tuple, int] = {}
+        row_of = [unique.setdefault((tuple(s.prompt_ids), s.adapter), len(unique)) for s in seqs]
+        firsts: list[Sequence] = []  # the first sequence of each distinct prompt, in row order
+        for r, s in zip(row_of, seqs):
+            if r == len(firsts):
+                firsts.append(s)
+        width = max(len(s.prompt_ids) for s in firsts)
         pad = self.tokenizer.pad_token_id if self.tokenizer.pad_token_id is not None else 0
-        ids = torch.full((len(seqs), width), pad, dtype=torch.long)
-        mask = torch.zeros((len(seqs), width), dtype=torch.long)
-        for row, s in enumerate(seqs):
+        ids = torch.full((len(firsts), width), pad, dtype=torch.long)
+        mask = torch.zeros((len(firsts), width), dtype=torch.long)
+        for row, s in enumerate(firsts):
             n = len(s.prompt_ids)
             ids[row, width - n:] = torch.tensor(s.prompt_ids, dtype=torch.long)
             mask[row, width - n:] = 1
@@ -191,8 +199,12 @@ class DecodeBatch:
         positions = (mask.cumsum(-1) - 1).clamp(min=0)
         new_cache = kv.new_cache(self.config)
         with torch.inference_mode():
-            logits = self._forward(seqs, input_ids=ids, attention_mask=mask, position_ids=positions,
+            logits = self._forward(firsts, input_ids=ids, attention_mask=mask, position_ids=positions,
                                    past_key_values=new_cache)
+            if len(firsts) < len(seqs):
+                rows = torch.tensor(row_of, device=self.device)
+                kv.select(new_cache, rows)
+                logits, mask = logits[rows], mask[rows]
             tokens, events = self._choose(seqs, logits)
         lengths = mask.sum(-1)
         self._join(seqs, new_cache, mask, tokens, lengths)
