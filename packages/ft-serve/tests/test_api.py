@@ -86,6 +86,7 @@ def test_completions(client, tiny_engine):
     reply = client.completions.create(model="tiny", prompt=["Once upon", "The sea"], max_tokens=5, temperature=0,
                                       n=2, logprobs=1, echo=True)
     assert sorted(c.index for c in reply.choices) == [0, 1, 2, 3]
+    assert reply.usage.completion_tokens <= 4 * 5  # max_tokens is honoured
     first = next(c for c in reply.choices if c.index == 0)
     assert first.text.startswith("Once upon")
     assert len(first.logprobs.tokens) == len(first.logprobs.token_logprobs)

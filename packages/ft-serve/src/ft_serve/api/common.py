@@ -50,7 +50,7 @@ def request_sampling(engine: Engine, body: Any, prompt_tokens: int, logprobs: in
     if body.stop is not None:
         fields["stop"] = body.stop
     room = engine.max_model_len - prompt_tokens
-    wanted = max_tokens or fields.get("max_tokens") or room
+    wanted = max_tokens or getattr(body, "max_tokens", None) or fields.get("max_tokens") or room
     fields["max_tokens"] = max(1, min(wanted, room))
     if logprobs is not None:
         fields["logprobs"] = logprobs
