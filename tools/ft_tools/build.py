@@ -116,7 +116,10 @@ def run_build(ws: Workspace, *, jobs: int = 2, keep: bool = False, python: str |
     tmp = Path(tempfile.mkdtemp(prefix="ft-build-"))
     try:
         constraints, config = tmp / "constraints.txt", tmp / "uv.toml"
-        code, log = _run(["uv", "export", "--frozen", "--all-packages", "--all-extras", "--no-hashes",
+        # Extras in a declared conflict (vLLM pins its own torch) cannot be exported with the dev
+        # group; the smoke installs never install extras, so they need no constraints.
+        no_extras = [arg for extra in ws.conflicting_extras() for arg in ("--no-extra", extra)]
+        code, log = _run(["uv", "export", "--frozen", "--all-packages", "--all-extras", *no_extras, "--no-hashes",
                           "--no-emit-workspace", "--no-header", "--no-annotate", "-q", "-o",
                           str(constraints)], cwd=ws.root, env=_env())
         if code != 0:

@@ -93,6 +93,12 @@ class Workspace:
     root: Path
     members: dict[str, Member]  # by normalized distribution name, sorted by name
     dependency_metadata: list[dict] = field(default_factory=list)
+    # [tool.uv] conflicts: sets of extras/groups that uv resolves apart (ft-serve[vllm] vs dev)
+    conflicts: list[list[dict]] = field(default_factory=list)
+
+    def conflicting_extras(self) -> list[str]:
+        """Names of the extras in a declared conflict (left out of a whole-workspace export)."""
+        return sorted({item["extra"] for group in self.conflicts for item in group if "extra" in item})
 
     def module_to_member(self) -> dict[str, str]:
         return {m.module: m.name for m in self.members.values()}
@@ -164,7 +170,8 @@ def load_workspace(root: Path) -> Workspace:
         test = [requirement_name(r)[0] for r in m.groups.get("test", ())]
         m.test_deps = tuple(sorted({n for n in test if n in names}))
     return Workspace(root=root, members={m.name: m for m in sorted(members, key=lambda m: m.name)},
-                     dependency_metadata=list(uv.get("dependency-metadata", [])))
+                     dependency_metadata=list(uv.get("dependency-metadata", [])),
+                     conflicts=list(uv.get("conflicts", [])))
 
 
 def find_root(start: Path) -> Path:

@@ -96,3 +96,13 @@ def test_dependents_include_test_environments(fake_ws):
     ws = load_workspace(fake_ws)
     assert dependents(ws, {"ft-templates"}) == {"ft-templates", "ft-data", "ft"}
     assert dependents(ws, {"ft-core"}) == set(ws.members)
+
+
+def test_conflicting_extras_are_read_from_the_root(fake_ws):
+    from ft_tools.workspace import load_workspace
+
+    root = fake_ws / "pyproject.toml"
+    root.write_text(root.read_text().replace(
+        "package = false\n",
+        'package = false\nconflicts = [[{ package = "ft-models", extra = "gpu" }, { package = "fake-root", group = "dev" }]]\n'))
+    assert load_workspace(fake_ws).conflicting_extras() == ["gpu"]
