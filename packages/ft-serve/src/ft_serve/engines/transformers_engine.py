@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import asyncio
 import collections
-import itertools
 import queue
 import threading
 import time
@@ -25,7 +24,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ft_core import BadInputError, get_logger
-from ft_models.generation import DecodeBatch, SamplingParams, Sequence, TokenEvent
+from ft_models.generation import DecodeBatch, Sequence, TokenEvent
 
 from .base import (
     ChoiceDelta,
@@ -68,7 +67,6 @@ class TransformersEngine(Engine):
         self._stop = False
         self._thread: threading.Thread | None = None
         self._generated = 0
-        self._ids = itertools.count()
 
     # ------------------------------------------------------------------ loading
     def load(self) -> None:
@@ -241,8 +239,3 @@ class TransformersEngine(Engine):
             log.debug("scored %d texts in %.2fs", len(texts), time.perf_counter() - t0)
         return [float(x) for x in logits[:, 0].float().tolist()]
 
-
-def sampling_for(engine: Engine, **fields: Any) -> SamplingParams:
-    """``SamplingParams`` from the engine's defaults overridden by ``fields`` that are not None."""
-    merged = {**getattr(engine, "defaults", {}), **{k: v for k, v in fields.items() if v is not None}}
-    return SamplingParams(**merged)
