@@ -20,7 +20,7 @@ from typing import Any
 
 from ft_core import ConfigError, get_logger
 from ft_models import FinetuningArgs, ModelArgs, load_config, load_model_and_tokenizer
-from ft_models.generation import defaults_from_generation_config
+from ft_models.generation import chunk_output_head, defaults_from_generation_config
 
 from ..config import ServeConfig, adapter_names
 
@@ -119,6 +119,8 @@ def load_for_serving(cfg: ServeConfig) -> Loaded:
     template = prepare_serving_template(cfg, tokenizer)
     if adapters:
         model = _attach_adapters(model, adapters)
+    if not reward:
+        chunk_output_head(model)  # the same logits, ~8% faster decode steps on CPU (ft_models.generation.head)
     text_config = model.config.get_text_config() if hasattr(model.config, "get_text_config") else model.config
     limit = getattr(text_config, "max_position_embeddings", None) or 4096
     max_model_len = min(cfg.max_model_len or limit, limit)
