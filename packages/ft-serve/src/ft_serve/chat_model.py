@@ -15,8 +15,8 @@ Example:
 from __future__ import annotations
 
 import asyncio
-import itertools
 import threading
+import uuid
 from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
@@ -35,7 +35,6 @@ class ChatModel:
         self.engine = engine or build_engine(config)
         if not self.engine.ready:
             self.engine.load()
-        self._ids = itertools.count()
         self._loop: asyncio.AbstractEventLoop | None = None
 
     def _request(self, messages: list[dict[str, Any]], system: str | None, model: str | None,
@@ -48,7 +47,7 @@ class ChatModel:
         self.engine.check_length(len(ids), 1)
         body = ChatCompletionRequest(messages=msgs, **sampling)
         params = request_sampling(self.engine, body, len(ids), None, body.max_tokens)
-        return GenerateRequest(f"chat-{next(self._ids)}", ids, params, 1, self.engine.resolve_model(model))
+        return GenerateRequest(f"chat-{uuid.uuid4().hex}", ids, params, 1, self.engine.resolve_model(model))
 
     async def astream_chat(self, messages: list[dict[str, Any]], system: str | None = None,
                            model: str | None = None, **sampling: Any) -> AsyncIterator[str]:
