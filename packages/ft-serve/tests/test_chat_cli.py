@@ -1,4 +1,6 @@
-"""``ft chat`` scripted through stdin: one line in, the reply out; ``clear`` forgets, ``exit`` ends."""
+"""``ft-serve chat`` (also ``ft chat``) scripted through stdin: one line in, the reply out;
+``clear`` forgets, ``exit`` ends. ft-serve's own console script is used, so the test runs where
+the umbrella is not installed."""
 
 from __future__ import annotations
 
@@ -16,7 +18,7 @@ ARGS = ["model_name_or_path=smollm2-135m-instruct", "template=smollm2", "do_samp
 
 
 def _ft() -> str:
-    return str(Path(sys.executable).with_name("ft"))
+    return str(Path(sys.executable).with_name("ft-serve"))
 
 
 @pytest.mark.slow
