@@ -26,7 +26,7 @@ import pydantic
 
 from ft_core import ConfigError, load_config
 from ft_models import ModelArgs
-from ft_models.generation import GeneratingArgs
+from ft_models.generation import GeneratingArgs, defaults_from_generation_config
 
 __all__ = ["ServeConfig", "adapter_names", "load_serve_config"]
 
@@ -88,6 +88,15 @@ class ServeConfig(GeneratingArgs, ModelArgs):
     def generation_overrides(self) -> dict[str, Any]:
         """``SamplingParams`` fields the config sets explicitly (above the model's generation_config)."""
         return self.sampling_overrides(set(self.model_fields_set))
+
+    def sampling_defaults(self, generation_config: Any) -> dict[str, Any]:
+        """An engine's ``SamplingParams`` defaults: the model's generation_config, then the keys the
+        config sets explicitly (``max_new_tokens`` becomes ``max_tokens``)."""
+        defaults = defaults_from_generation_config(generation_config)
+        defaults.update(self.generation_overrides())
+        if self.default_max_tokens():
+            defaults["max_tokens"] = self.default_max_tokens()
+        return defaults
 
     def default_max_tokens(self) -> int | None:
         """``max_new_tokens`` when the config sets it (a request's ``max_tokens`` wins)."""

@@ -20,7 +20,7 @@ from typing import Any
 
 from ft_core import ConfigError, get_logger
 from ft_models import FinetuningArgs, ModelArgs, load_config, load_model_and_tokenizer
-from ft_models.generation import chunk_output_head, defaults_from_generation_config
+from ft_models.generation import chunk_output_head
 
 from ..config import ServeConfig, adapter_names
 
@@ -124,10 +124,7 @@ def load_for_serving(cfg: ServeConfig) -> Loaded:
     text_config = model.config.get_text_config() if hasattr(model.config, "get_text_config") else model.config
     limit = getattr(text_config, "max_position_embeddings", None) or 4096
     max_model_len = min(cfg.max_model_len or limit, limit)
-    defaults = {} if reward else defaults_from_generation_config(getattr(model, "generation_config", None))
-    defaults.update(cfg.generation_overrides())
-    if cfg.default_max_tokens():
-        defaults["max_tokens"] = cfg.default_max_tokens()
+    defaults = {} if reward else cfg.sampling_defaults(getattr(model, "generation_config", None))
     stop_ids = template.get_stop_token_ids(tokenizer)
     grammars = None
     if not reward:

@@ -42,7 +42,7 @@ from pathlib import Path
 from typing import Any
 
 from ft_core import BadInputError, ConfigError, get_logger
-from ft_models.generation import SamplingParams, defaults_from_generation_config
+from ft_models.generation import SamplingParams
 
 from ..config import adapter_names
 from .base import (
@@ -440,11 +440,7 @@ class VLLMEngine(Engine):
             generation_config = GenerationConfig.from_pretrained(str(path))
         except (OSError, ValueError):
             generation_config = None
-        defaults = defaults_from_generation_config(generation_config)
-        defaults.update(cfg.generation_overrides())
-        if cfg.default_max_tokens():
-            defaults["max_tokens"] = cfg.default_max_tokens()
-        return defaults
+        return cfg.sampling_defaults(generation_config)
 
     def _start(self, create: Callable[[], Any]) -> None:
         """Run vLLM's event loop in a thread and build the engine on it (its output task lives there)."""
