@@ -6,9 +6,9 @@ import json
 
 import pytest
 
+from ft_data.scorers.code_eval import humaneval_problems
 from ft_router_data import generate_test_set, score_predictions
 from ft_router_data.cli import cli
-from ft_router_data.scorers.code_eval import humaneval_problems
 
 HE = humaneval_problems()["HumanEval/0"]
 MBPP_GT = "['assert add(1, 2) == 3']"

@@ -26,8 +26,11 @@ _EXPORTS = {
     "LogSource": "logs", "read_log": "logs",
     "ColumnReport": "parsing", "parse_score": "parsing", "parse_score_series": "parsing",
     "Selection": "select", "select_rows": "select",
-    "RunResult": "sandbox", "SandboxLimits": "sandbox", "run_untrusted": "sandbox", "network_isolated": "sandbox",
-    "SCORERS": "scorers", "register_scorer": "scorers", "score_example": "scorers",
+    # The sandbox and the scorers moved down (ft-core, ft-data) so that ft-train and ft-serve share
+    # them; the names stay importable from here.
+    "RunResult": "ft_core.sandbox", "SandboxLimits": "ft_core.sandbox", "run_untrusted": "ft_core.sandbox",
+    "network_isolated": "ft_core.sandbox",
+    "SCORERS": "ft_data.scorers", "register_scorer": "ft_data.scorers", "score_example": "ft_data.scorers",
     "DOMAINS": "schema", "INSTRUCTION": "schema", "LOG_COLUMNS": "schema", "SETTINGS": "schema",
     "SMALL_MODELS": "schema", "TASK_DOMAINS": "schema", "format_label": "schema", "strip_think_cue": "schema",
 }
@@ -39,7 +42,8 @@ def __getattr__(name: str) -> Any:
     if name in _EXPORTS:
         from importlib import import_module
 
-        value = getattr(import_module(f".{_EXPORTS[name]}", __name__), name)
+        module = _EXPORTS[name]
+        value = getattr(import_module(module if "." in module else f".{module}", __name__), name)
         globals()[name] = value
         return value
     raise AttributeError(f"module 'ft_router_data' has no attribute {name!r}")

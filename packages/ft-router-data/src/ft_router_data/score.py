@@ -25,10 +25,10 @@ from pathlib import Path
 from typing import Any
 
 from ft_core import BadInputError, DataError, atomic_write_json
+from ft_core.sandbox import SandboxLimits
+from ft_data.scorers import SCORERS
 
-from .sandbox import SandboxLimits
 from .schema import DOMAINS, TASK_DOMAINS
-from .scorers import SCORERS
 from .testgen import META_SUFFIX
 
 

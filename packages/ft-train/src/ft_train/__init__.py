@@ -18,9 +18,10 @@ _apply_torch_env_defaults()
 
 __version__ = "0.1.0"
 
+from ft_data.scorers import text_scores
+
 from .config import ExportConfig, TrainConfig, config_dict, load_export_config, load_train_config
 from .export import run_export
-from .metrics import text_scores
 from .stages import STAGES, Stage, get_stage, register_stage
 from .validation import Runtime, validate_export_args, validate_train_args
 from .workflow import check_train_config, run_train

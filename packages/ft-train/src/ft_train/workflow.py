@@ -19,12 +19,12 @@ from pathlib import Path
 from typing import Any
 
 from ft_core import ConfigError, RunRecorder, get_logger
+from ft_data.scorers import text_scores
 
 from .callbacks import LogFileCallback, ProgressCallback
 from .config import TrainConfig, config_dict
 from .data import load_data, split_prompt_label
 from .launch import under_torchrun
-from .metrics import text_scores
 from .modeling import load_tokenizer_and_template, load_trainable_model
 from .outputs import prepare_output_dir
 from .plots import plot_losses

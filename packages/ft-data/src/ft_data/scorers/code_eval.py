@@ -25,7 +25,8 @@ import textwrap
 from collections.abc import Mapping
 from typing import Any
 
-from ..sandbox import SandboxLimits, run_untrusted
+from ft_core.sandbox import SandboxLimits, run_untrusted
+
 from .registry import register_scorer
 
 _BEGIN = re.compile(r"\[BEGIN\]", re.IGNORECASE)

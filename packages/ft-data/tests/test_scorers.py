@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from ft_router_data.sandbox import SandboxLimits, network_isolated, run_untrusted
-from ft_router_data.scorers import SCORERS
-from ft_router_data.scorers.code_eval import extract_code, humaneval_problems
-from ft_router_data.scorers.math_answer import last_boxed, math_equiv, normalize_math
+from ft_core.sandbox import SandboxLimits
+from ft_data.scorers import SCORERS
+from ft_data.scorers.code_eval import extract_code, humaneval_problems
+from ft_data.scorers.math_answer import last_boxed, math_equiv, normalize_math
 
 
 def score(metric, prediction, ground_truth, **extra):
@@ -116,24 +116,3 @@ def test_humaneval_uses_package_data():
     assert SCORERS["code_eval"](full, example) == 1.0
     assert SCORERS["code_eval"]("[BEGIN]\n    return True\n[DONE]", example) == 0.0
 
-
-def test_sandbox_limits_and_cleanup(tmp_path):
-    assert run_untrusted("while True: pass", timeout=1).status == "timeout"
-    assert run_untrusted("x = bytearray(4 << 30)", limits=SandboxLimits(memory_mb=256)).status == "failed"
-    outside = tmp_path / "escape.txt"
-    result = run_untrusted(f"open({str(outside)!r}, 'w').write('x')")
-    assert not result.passed and "outside" in result.detail and not outside.exists()
-    assert run_untrusted("open('inside.txt', 'w').write('ok')\nassert open('inside.txt').read() == 'ok'").passed
-    assert run_untrusted("import os\nos.kill(os.getppid(), 9)").status == "failed"
-    assert run_untrusted("import subprocess\nsubprocess.run(['true'])").status == "failed"
-    assert run_untrusted("import ctypes\nctypes.CDLL(None).getpid()").status == "failed"
-    crashed = run_untrusted("import os, signal\nos.abort()")
-    assert not crashed.passed
-
-
-def test_sandbox_network_namespace():
-    import os
-
-    if os.geteuid() != 0:
-        pytest.skip("a new network namespace needs root (or user namespaces); the audit hook still blocks sockets")
-    assert network_isolated()
