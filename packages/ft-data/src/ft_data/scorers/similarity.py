@@ -59,7 +59,7 @@ def per_row_bleu_rouge(predictions: Sequence[str], labels: Sequence[str]) -> lis
     """``bleu_rouge`` for each pair (``ValueError`` when the lengths differ)."""
     if len(predictions) != len(labels):
         raise ValueError(f"{len(predictions)} predictions for {len(labels)} references")
-    return [bleu_rouge(str(p), str(l)) for p, l in zip(predictions, labels, strict=True)]
+    return [bleu_rouge(str(pred), str(ref)) for pred, ref in zip(predictions, labels, strict=True)]
 
 
 def mean_scores(rows: Iterable[dict[str, float]], names: Sequence[str] = METRIC_NAMES) -> dict[str, float]:
