@@ -18,13 +18,14 @@ __version__ = "0.1.0"
 
 # Eager on purpose: the function ``progress`` shares its name with the submodule, and a lazy first
 # import of the submodule would bind the module over the function on the package.
-from .progress import get_logger, is_interactive, progress
+from .progress import ProgressCounter, get_logger, is_interactive, progress
 
 _EXPORTS: dict[str, str] = {
     **dict.fromkeys(["atomic_open", "atomic_output_dir", "atomic_write_bytes", "atomic_write_json", "atomic_write_text",
                      "check_output_dir"], "atomic"),
     **dict.fromkeys(["Arg", "Command", "Group", "debug_enabled", "run"], "cli"),
-    **dict.fromkeys(["closest_keys", "deep_merge", "describe_validation_error", "load_config", "parse_overrides",
+    **dict.fromkeys(["closest_keys", "deep_merge", "describe_validation_error", "flags_to_overrides", "load_config",
+                     "parse_overrides",
                      "read_config_file", "validate_config"], "config"),
     **dict.fromkeys(["EXIT_BAD_INPUT", "EXIT_FAILURE", "EXIT_OK", "BadInputError", "ConfigError", "DataError",
                      "FtError", "OutputExistsError", "UnsupportedError"], "errors"),
@@ -53,6 +54,7 @@ __all__ = [
     "FtError",
     "Group",
     "OutputExistsError",
+    "ProgressCounter",
     "RunRecorder",
     "SafetensorsHeader",
     "TensorInfo",
@@ -69,6 +71,7 @@ __all__ = [
     "debug_enabled",
     "deep_merge",
     "describe_validation_error",
+    "flags_to_overrides",
     "ft_home",
     "get_logger",
     "is_interactive",

@@ -49,6 +49,9 @@ class Command:
     arguments: Sequence[Arg] = ()
     example: str = ""
     description: str = ""
+    # Accept LLaMA-Factory / fire style ``--key value`` for config keys: such pairs reach the
+    # handler as ``key=value`` positionals (the command's own flags are left alone).
+    flag_overrides: bool = False
 
     def configure(self, parser: argparse.ArgumentParser) -> None:
         for arg in self.arguments:
@@ -56,12 +59,24 @@ class Command:
         parser.set_defaults(_handler=self.handler)
 
     def build_parser(self, prog: str) -> argparse.ArgumentParser:
-        parser = _parser(prog, self.description or self.help, self.example)
+        parser = _parser(prog, self.description or self.help, self.example,
+                         _FlagOverridesParser if self.flag_overrides else argparse.ArgumentParser)
         self.configure(parser)
         return parser
 
     def main(self, argv: Sequence[str] | None = None, prog: str | None = None) -> int:
         return run(self.build_parser(prog or self.name), argv)
+
+
+class _FlagOverridesParser(argparse.ArgumentParser):
+    """A parser that reads ``--key value`` pairs it does not define as ``key=value`` (see ``Command``)."""
+
+    def parse_known_args(self, args: Any = None, namespace: Any = None) -> Any:
+        if args is not None:
+            from .config import flags_to_overrides
+
+            args = flags_to_overrides(args, keep=self._option_string_actions)
+        return super().parse_known_args(args, namespace)
 
 
 @dataclass
@@ -80,7 +95,9 @@ class Group:
 
     def configure(self, parser: argparse.ArgumentParser) -> None:
         sub = parser.add_subparsers(title="commands", metavar="COMMAND")
+        default_class = sub._parser_class  # argparse has no per-parser class argument
         for cmd in self.commands:
+            sub._parser_class = _FlagOverridesParser if getattr(cmd, "flag_overrides", False) else default_class
             child = sub.add_parser(
                 cmd.name,
                 help=cmd.help,
@@ -90,6 +107,7 @@ class Group:
             )
             _add_common(child)
             cmd.configure(child)
+        sub._parser_class = default_class
         parser.set_defaults(_handler=None, _parser=parser)
 
     def build_parser(self, prog: str | None = None) -> argparse.ArgumentParser:
@@ -112,8 +130,9 @@ def _add_common(parser: argparse.ArgumentParser) -> None:
                         help="show the full traceback on errors (or set FT_DEBUG=1)")
 
 
-def _parser(prog: str, description: str, example: str) -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+def _parser(prog: str, description: str, example: str,
+            parser_class: type[argparse.ArgumentParser] = argparse.ArgumentParser) -> argparse.ArgumentParser:
+    parser = parser_class(
         prog=prog, description=description, epilog=_epilog(example),
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )

@@ -84,6 +84,36 @@ def parse_overrides(overrides: Iterable[str]) -> dict[str, Any]:
     return result
 
 
+def flags_to_overrides(argv: Sequence[str], keep: Iterable[str] = ()) -> list[str]:
+    """LLaMA-Factory / fire style ``--key value`` (and a bare ``--flag``) as ``key=value``; other items stay.
+
+    ``keep``: option strings that are the program's own (``--help``, ``--debug``), left as they are.
+
+    Example:
+        >>> flags_to_overrides(["--dataset", "router_test", "--cutoff_len=2048", "--skip_special_tokens"])
+        ['dataset=router_test', 'cutoff_len=2048', 'skip_special_tokens=true']
+    """
+    argv, keep = list(argv), set(keep)
+    out: list[str] = []
+    i = 0
+    while i < len(argv):
+        item = argv[i]
+        flag = item.split("=", 1)[0]
+        if not item.startswith("--") or item == "--" or flag in keep:
+            out.append(item)
+        elif "=" in item:
+            out.append(item[2:])
+        else:
+            key = item[2:].replace("-", "_")
+            if i + 1 < len(argv) and not argv[i + 1].startswith("--"):
+                out.append(f"{key}={argv[i + 1]}")
+                i += 1
+            else:
+                out.append(f"{key}=true")
+        i += 1
+    return out
+
+
 def deep_merge(base: Mapping[str, Any], extra: Mapping[str, Any]) -> dict[str, Any]:
     """Merge ``extra`` into a copy of ``base``; nested mappings merge, other values replace."""
     out = dict(base)

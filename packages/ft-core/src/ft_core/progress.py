@@ -12,7 +12,7 @@ import os
 import sys
 import time
 from collections.abc import Iterable, Iterator
-from typing import TypeVar
+from typing import Any, TypeVar
 
 T = TypeVar("T")
 _CONFIGURED = False
@@ -81,3 +81,65 @@ def progress(items: Iterable[T], total: int | None = None, description: str = "w
             of = f"/{total}" if total is not None else ""
             log.info("%s: %d%s (%.1f/s%s)", description, done, of, rate, eta)
             last = now
+
+
+class ProgressCounter:
+    """A counter for work that finishes out of a loop (async results, worker pools): rich bar with
+    rate and ETA on a terminal, else a log line every ``log_every_s`` seconds and at the end.
+
+    ``unit`` names what is counted (``rows``); ``advance(n, tokens=k)`` also counts tokens, shown
+    as tokens/s.
+
+    Example:
+        >>> with ProgressCounter(1000, "generating", unit="rows", done=200) as bar:
+        ...     bar.advance(1, tokens=64)
+    """
+
+    def __init__(self, total: int | None, description: str, unit: str = "items", done: int = 0,
+                 log_every_s: float = 10.0) -> None:
+        self.total, self.description, self.unit = total, description, unit
+        self.done, self.start_done, self.tokens = done, done, 0
+        self.log_every_s = log_every_s
+        self._bar: Any = None
+        self._task: Any = None
+
+    def __enter__(self) -> ProgressCounter:
+        self._t0 = self._last = time.monotonic()
+        if is_interactive():
+            from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+            self._bar = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+                                 TextColumn("{task.fields[rate]}"), TextColumn("eta"), TimeRemainingColumn())
+            self._bar.start()
+            self._task = self._bar.add_task(self.description, total=self.total, completed=self.done, rate="")
+        return self
+
+    def rates(self) -> tuple[float, float]:
+        """(units/s, tokens/s) of this run so far."""
+        elapsed = max(time.monotonic() - self._t0, 1e-9)
+        return (self.done - self.start_done) / elapsed, self.tokens / elapsed
+
+    def _line(self) -> str:
+        rate, tok_rate = self.rates()
+        of = f"/{self.total}" if self.total is not None else ""
+        eta = f", eta {(self.total - self.done) / rate:.0f}s" if self.total and rate > 0 else ""
+        toks = f", {tok_rate:.1f} tokens/s" if self.tokens else ""
+        return f"{self.description}: {self.done}{of} {self.unit} ({rate:.2f} {self.unit}/s{toks}{eta})"
+
+    def advance(self, n: int = 1, tokens: int = 0) -> None:
+        self.done += n
+        self.tokens += tokens
+        if self._bar is not None:
+            rate, tok_rate = self.rates()
+            self._bar.update(self._task, advance=n,
+                             rate=f"{rate:.2f} {self.unit}/s" + (f" {tok_rate:.0f} tok/s" if self.tokens else ""))
+            return
+        now = time.monotonic()
+        if now - self._last >= self.log_every_s:
+            get_logger("ft.progress").info("%s", self._line())
+            self._last = now
+
+    def __exit__(self, *exc: Any) -> None:
+        if self._bar is not None:
+            self._bar.stop()
+        get_logger("ft.progress").info("%s", self._line())

@@ -1,9 +1,12 @@
-"""Command line of ft-serve: ``ft-serve chat|api|webchat ...``, also as ``ft chat``, ``ft api``, ``ft webchat``.
+"""Command line of ft-serve: ``ft-serve chat|api|webchat|infer|score ...``, also as ``ft chat``, ``ft api``,
+``ft webchat``, ``ft infer``, ``ft score``.
 
 Example:
     $ ft chat model_name_or_path=smollm2-135m-instruct template=smollm2
     $ API_PORT=8000 ft api docs/examples/inference/smollm2.yaml
     $ ft webchat model_name_or_path=smollm2-135m-instruct template=smollm2
+    $ ft infer --model_name_or_path smollm2-135m-instruct --dataset identity --dataset_dir docs/examples/data
+    $ ft score generated_predictions.jsonl
 """
 
 from __future__ import annotations
@@ -43,6 +46,32 @@ def _api(args: argparse.Namespace) -> int:
     return serve(_load(args), host=args.host, port=args.port)
 
 
+def _infer(args: argparse.Namespace) -> int:
+    from .infer import load_infer_config, run_infer
+
+    config, overrides = args.config, list(args.overrides)
+    if config is not None and "=" in config and not config.endswith((".yaml", ".yml", ".json")):
+        overrides.insert(0, config)
+        config = None
+    result = run_infer(load_infer_config(config, overrides))
+    print(f"{result.rows} predictions in {result.save_path}" +
+          (f"; metrics in {result.metrics_path}" if result.metrics_path else ""))
+    return 0
+
+
+def _score(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from .score import run_score
+
+    result = run_score(Path(args.predictions), metric=args.metric,
+                       references=Path(args.references) if args.references else None,
+                       output=Path(args.output) if args.output else None)
+    for key, value in result.items():
+        print(f"{key}: {value:.4f}" if isinstance(value, float) else f"{key}: {value}")
+    return 0
+
+
 def _webchat(args: argparse.Namespace) -> int:
     from .webchat import run_webchat
 
@@ -74,8 +103,34 @@ webchat_command = Command(
                 "GRADIO_SERVER_NAME/GRADIO_SERVER_PORT (or --host/--port) choose the address, GRADIO_ROOT_PATH "
                 "a path behind a proxy, GRADIO_SHARE=true a public gradio link.")
 
+infer_command = Command(
+    "infer", "Generate for every row of a dataset (LLaMA-Factory's vllm_infer.py flags), resumable.", _infer,
+    arguments=[_CONFIG, Arg("overrides", nargs="*", metavar="KEY=VALUE | --KEY VALUE",
+                            help="config keys, as key=value or as vllm_infer.py's --key value")],
+    flag_overrides=True,
+    example="ft infer --model_name_or_path smollm2-135m-instruct --template smollm2 --dataset identity "
+            "--dataset_dir docs/examples/data --max_new_tokens 64 --matrix_save_name predict_metrics.json",
+    description="Batch inference over a dataset from dataset_info.json. Writes generated_predictions.jsonl "
+                "({prompt, predict, label} per row, in dataset order), rows appended as they finish; re-running "
+                "with the same save_name continues an interrupted run (overwrite=true starts over). "
+                "matrix_save_name also writes BLEU-4/ROUGE metrics. infer_backend: auto (vLLM on a GPU, else "
+                "transformers); ray_num_workers=N spreads the rows over N engine replicas with Ray Data.")
+score_command = Command(
+    "score", "Score a predictions file: BLEU-4/ROUGE as eval_bleu_rouge.py, or a task scorer (exact_match, ...).",
+    _score, arguments=[
+        Arg("predictions", help="a generated_predictions.jsonl ({predict, label} per line)"),
+        Arg("--metric", default="bleu_rouge",
+            help="bleu_rouge (default), exact_match, rg_verifier, GSM8K, MATH, cem, em_mc or code_eval"),
+        Arg("--references", default=None,
+            help="JSON/JSONL with one row per prediction holding what the scorer needs (rg_verifier: "
+                 "the reasoning-gym entry)"),
+        Arg("--output", default=None, help="where the averages go (default: predictions_score.json beside the file)")],
+    example="ft score saves/generated_predictions.jsonl",
+    description="Score predictions. bleu_rouge: character BLEU-4 (smoothing 3) and jieba ROUGE-1/2/L, averaged, "
+                "equal to LLaMA-Factory's eval_bleu_rouge.py; task scorers report the mean score in [0, 1].")
+
 cli = Group("ft-serve", "Inference engines, chat CLI and an OpenAI-compatible API for the ft toolkit.",
-            commands=[chat_command, api_command, webchat_command], version=__version__,
+            commands=[chat_command, api_command, webchat_command, infer_command, score_command], version=__version__,
             example="ft-serve api model_name_or_path=smollm2-135m-instruct template=smollm2")
 
 

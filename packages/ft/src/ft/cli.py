@@ -97,7 +97,9 @@ def discover_commands() -> list[Command | Group]:
 def _renamed(obj: Command | Group, name: str) -> Command | Group:
     if isinstance(obj, Group):
         return Group(name, obj.help, commands=list(obj.commands), version=obj.version, example=obj.example)
-    return Command(name, obj.help, obj.handler, obj.arguments, obj.example, obj.description)
+    import dataclasses
+
+    return dataclasses.replace(obj, name=name)
 
 
 def build_cli() -> Group:

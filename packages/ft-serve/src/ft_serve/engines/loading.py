@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from ft_core import ConfigError, get_logger
@@ -89,10 +90,19 @@ def _attach_adapters(model: Any, adapters: dict[str, str]) -> Any:
 
     for i, (name, path) in enumerate(adapters.items()):
         local = str(resolve_model_path(path))
-        if i == 0:
-            model = PeftModel.from_pretrained(model, local, adapter_name=name, is_trainable=False)
-        else:
-            model.load_adapter(local, adapter_name=name, is_trainable=False)
+        if not (Path(local) / "adapter_config.json").is_file():
+            raise ConfigError(f"adapter_name_or_path {path}: no adapter_config.json there; "
+                              "give the directory of a saved LoRA adapter")
+        try:
+            if i == 0:
+                model = PeftModel.from_pretrained(model, local, adapter_name=name, is_trainable=False)
+            else:
+                model.load_adapter(local, adapter_name=name, is_trainable=False)
+        except RuntimeError as exc:
+            if "size mismatch" not in str(exc):
+                raise
+            raise ConfigError(f"adapter_name_or_path {path}: its weights do not fit this base model (trained on "
+                              "another base?); give the adapter trained on model_name_or_path") from exc
         log.info("adapter %s loaded from %s (unmerged)", name, path)
     model.eval()
     return model
