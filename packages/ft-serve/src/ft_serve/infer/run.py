@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -39,7 +40,7 @@ from .output import PredictionWriter, count_complete_rows, read_predictions
 
 log = get_logger("ft.serve.infer")
 
-__all__ = ["InferResult", "InferRows", "build_rows", "run_infer", "similarity_metrics"]
+__all__ = ["InferResult", "InferRows", "build_rows", "generate_in_order", "run_infer", "similarity_metrics"]
 
 
 @dataclass
@@ -140,40 +141,55 @@ def _resume_point(cfg: InferConfig, rows: InferRows) -> int:
     return done
 
 
-async def _generate(engine: Any, rows: InferRows, start: int, cfg: InferConfig, writer: PredictionWriter,
-                    bar: ProgressCounter) -> int:
-    """Keep ``batch_size`` rows in flight; write each as soon as every row before it is written."""
+Sink = Callable[[int, str, int], None]  # (row index, generated text, completion tokens), in row order
+
+
+async def generate_in_order(engine: Any, prompt_ids: Sequence[Sequence[int]], indices: Sequence[int],
+                            cfg: InferConfig, sink: Sink) -> None:
+    """Generate ``prompt_ids`` (rows ``indices``) keeping ``batch_size`` in flight; ``sink`` gets each
+    row in order, as soon as every row before it is done."""
     from ..engines import GenerateRequest
 
     params = cfg.sampling_params()
     adapter = next(iter(engine.adapters), None)
     finished: dict[int, Any] = {}
-    next_row, next_to_write, generated = start, start, 0
-    in_flight: set[asyncio.Task] = set()
+    next_pos, next_to_sink = 0, 0
+    in_flight: set[asyncio.Future] = set()
 
-    async def one(index: int) -> tuple[int, Any]:
-        out = await engine.generate(GenerateRequest(f"infer-{index}", rows.prompt_ids[index], params, adapter=adapter))
-        return index, out[0]
+    async def one(pos: int) -> tuple[int, Any]:
+        request = GenerateRequest(f"infer-{indices[pos]}", list(prompt_ids[pos]), params, adapter=adapter)
+        return pos, (await engine.generate(request))[0]
 
-    while next_to_write < len(rows):
-        while next_row < len(rows) and len(in_flight) < cfg.batch_size:
-            in_flight.add(asyncio.ensure_future(one(next_row)))
-            next_row += 1
+    while next_to_sink < len(indices):
+        while next_pos < len(indices) and len(in_flight) < cfg.batch_size:
+            in_flight.add(asyncio.ensure_future(one(next_pos)))
+            next_pos += 1
         done, in_flight = await asyncio.wait(in_flight, return_when=asyncio.FIRST_COMPLETED)
         for task in done:
-            index, output = task.result()
+            pos, output = task.result()
             if output.finish_reason in ("error", "abort"):
-                raise FtError(f"row {index + 1}: generation failed ({output.finish_reason}); "
-                              f"{next_to_write} rows are saved, re-run to continue")
-            finished[index] = output
-            bar.advance(1, tokens=output.completion_tokens)
-        while next_to_write in finished:
-            output = finished.pop(next_to_write)
-            writer.write({"prompt": rows.prompts[next_to_write], "predict": output.text,
-                          "label": rows.labels[next_to_write]})
-            next_to_write += 1
-            generated += 1
-    return generated
+                for other in in_flight:
+                    other.cancel()
+                raise FtError(f"row {indices[pos] + 1}: generation failed ({output.finish_reason}); "
+                              "the rows before it are saved, re-run to continue")
+            finished[pos] = output
+        while next_to_sink in finished:
+            output = finished.pop(next_to_sink)
+            sink(indices[next_to_sink], output.text, output.completion_tokens)
+            next_to_sink += 1
+
+
+def _load_tokenizer_and_template(cfg: InferConfig) -> tuple[Any, Any]:
+    """The tokenizer and template alone (no weights): what the driver of a data-parallel run needs."""
+    from ft_models import ModelArgs, tokenizer_from_args
+
+    from ..engines.loading import prepare_serving_template
+    from .engine import serve_config_for
+
+    serve_cfg = serve_config_for(cfg, "huggingface")
+    tokenizer = tokenizer_from_args(ModelArgs(model_name_or_path=cfg.model_name_or_path,
+                                              trust_remote_code=cfg.trust_remote_code))
+    return tokenizer, prepare_serving_template(serve_cfg, tokenizer)
 
 
 def run_infer(cfg: InferConfig) -> InferResult:
@@ -183,14 +199,15 @@ def run_infer(cfg: InferConfig) -> InferResult:
     started = time.strftime("%Y-%m-%dT%H:%M:%S%z")
     t_start = time.perf_counter()
     check_dataset(cfg)
-    if cfg.ray_num_workers:
-        from .parallel import run_infer_parallel
-
-        return run_infer_parallel(cfg)
-    engine = build_infer_engine(cfg)
+    engine = None
     try:
+        if cfg.ray_num_workers:
+            tokenizer, template = _load_tokenizer_and_template(cfg)
+        else:
+            engine = build_infer_engine(cfg)
+            tokenizer, template = engine.tokenizer, engine.template
         preparation_s = time.perf_counter() - t_start
-        rows = build_rows(cfg, engine.tokenizer, engine.template)
+        rows = build_rows(cfg, tokenizer, template)
         start = _resume_point(cfg, rows)
         path = cfg.save_path()
         state = build_run_info(cfg.model_dump(), started, started, 0.0,
@@ -204,10 +221,23 @@ def run_infer(cfg: InferConfig) -> InferResult:
         if start < len(rows):
             with PredictionWriter(path, start_row=start, sync_every=cfg.max_batch_size) as writer, \
                     ProgressCounter(len(rows), "generating", unit="rows", done=start) as bar:
-                generated = asyncio.run(_generate(engine, rows, start, cfg, writer, bar))
+
+                def sink(index: int, text: str, tokens: int) -> None:
+                    writer.write({"prompt": rows.prompts[index], "predict": text, "label": rows.labels[index]})
+                    bar.advance(1, tokens=tokens)
+
+                indices = list(range(start, len(rows)))
+                if cfg.ray_num_workers:
+                    from .parallel import generate_with_ray
+
+                    generate_with_ray(cfg, rows.prompt_ids, indices, sink)
+                else:
+                    asyncio.run(generate_in_order(engine, [rows.prompt_ids[i] for i in indices], indices, cfg, sink))
+                generated = writer.rows - start
         runtime = time.perf_counter() - t_generate
     finally:
-        engine.shutdown()
+        if engine is not None:
+            engine.shutdown()
     result = InferResult(rows=len(rows), generated=generated, save_path=path)
     log.info("%d predictions in %s (%d generated now)", len(rows), path, generated)
     if cfg.matrix_save_name:
