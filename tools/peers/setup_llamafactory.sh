@@ -8,6 +8,8 @@
 # Layout under $PEERS:
 #   lf/                      the venv (lf/bin/llamafactory-cli, lf/bin/python)
 #   stubs/torchaudio/        a stub package to put on PYTHONPATH (see below)
+# Also installed: LLaMA-Factory's metrics extra (jieba, nltk, rouge-chinese), which its
+# predict_with_generate needs.
 #
 # Idempotent: when lf/ already holds llamafactory==0.9.5 and torch==2.13.0 it only rewrites the
 # stub and exits.
@@ -69,6 +71,9 @@ else
     "$VENV/bin/pip" install --disable-pip-version-check -q "torch==$TORCH_VERSION" "llamafactory==$LF_VERSION"
     log "installed in $(( $(date +%s) - start )) s"
 fi
+
+# LLaMA-Factory's metrics extra (predict_with_generate scores BLEU/ROUGE with them), pinned.
+"$VENV/bin/pip" install --disable-pip-version-check -q "jieba==0.42.1" "nltk==3.10.4" "rouge-chinese==1.0.3"
 
 # Every run: the CUDA torchvision/torchaudio wheels must not sit beside CPU torch.
 "$VENV/bin/pip" uninstall --disable-pip-version-check -y -q torchvision torchaudio 2>/dev/null || true

@@ -425,3 +425,43 @@ def test_abort_ends_a_row_and_the_others_go_on(tiny, prompts):
     events += aborted + run(batch, [])
     assert [e.token_id for e in events if e.seq_id == "y"] == hf_greedy(model, prompts[2], 10)
     assert [e.finish_reason for e in events if e.seq_id == "x"] == [None, None, "abort"]
+
+
+# ------------------------------------------------------------------- prefill groups and shared prefixes
+
+
+def test_prefill_groups_bound_the_padding():
+    from ft_models.generation.batch import prefill_groups
+
+    assert prefill_groups([20, 200, 190, 25, 180]) == [[1, 2, 4], [3, 0]]
+    lengths = [5, 90, 7, 60, 88, 6, 61, 30]
+    groups = prefill_groups(lengths)
+    assert sorted(i for g in groups for i in g) == list(range(len(lengths)))
+    for g in groups:  # each group computes at most 25% padding
+        assert max(lengths[i] for i in g) * len(g) <= 1.25 * sum(lengths[i] for i in g)
+
+
+def test_shared_prefix_is_computed_once_and_changes_nothing(tiny, prompts):
+    from ft_models.generation import common_prefix_len
+
+    model, tokenizer = tiny
+    system = tokenizer.encode("You are a helpful assistant. Answer briefly and exactly. Question:")
+    rows = [system + p for p in prompts]
+    shared = common_prefix_len(rows)
+    assert shared >= len(system) >= 8
+    plain = run(DecodeBatch(model, tokenizer), [Sequence(i, r, GREEDY.replace(max_tokens=6)) for i, r in enumerate(rows)])
+    batch = DecodeBatch(model, tokenizer)
+    with_prefix = run(batch, [Sequence(i, r, GREEDY.replace(max_tokens=6), prefix_len=shared)
+                              for i, r in enumerate(rows)])
+
+    def tokens(events):
+        out = {}
+        for e in events:
+            if e.token_id is not None:
+                out.setdefault(e.seq_id, []).append(e.token_id)
+        return out
+
+    assert tokens(with_prefix) == tokens(plain)
+    assert [r for r in tokens(plain).values()] == [hf_greedy(model, r, 6) for r in rows]
+    assert len(batch._prefixes) == 1 and len(next(iter(batch._prefixes))[0]) == shared
+    assert common_prefix_len([[1, 2, 3], [1, 2]]) == 2 and common_prefix_len([[1, 2]]) == 0

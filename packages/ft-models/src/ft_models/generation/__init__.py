@@ -10,10 +10,11 @@ Example:
 from .batch import BASE_ADAPTER, Constraint, DecodeBatch, Sequence, TokenEvent
 from .detokenize import IncrementalText, StopStrings
 from .head import chunk_output_head
-from .offline import GenerationResult, generate
+from .offline import GenerationResult, common_prefix_len, generate
 from .params import GeneratingArgs, SamplingParams, defaults_from_generation_config
 
 __all__ = [
     "BASE_ADAPTER", "Constraint", "DecodeBatch", "GeneratingArgs", "GenerationResult", "IncrementalText",
-    "SamplingParams", "Sequence", "StopStrings", "TokenEvent", "chunk_output_head", "defaults_from_generation_config", "generate",
+    "SamplingParams", "Sequence", "StopStrings", "TokenEvent", "chunk_output_head", "common_prefix_len", "defaults_from_generation_config",
+    "generate",
 ]

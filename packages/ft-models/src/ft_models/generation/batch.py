@@ -22,6 +22,7 @@ Example:
 
 from __future__ import annotations
 
+import collections
 from collections.abc import Hashable, Iterable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
@@ -37,6 +38,8 @@ __all__ = ["BASE_ADAPTER", "Constraint", "DecodeBatch", "Sequence", "TokenEvent"
 
 BASE_ADAPTER = "__base__"  # peft's name for "no adapter" in a mixed batch
 _TRIM_AT = 64  # drop all-padding cache columns once this many pile up (a copy of the cache)
+_MIN_PREFIX = 8  # shorter shared prefixes are not worth a cache of their own
+_PREFIXES_KEPT = 4  # shared-prefix caches kept (least recently used dropped)
 
 
 def _eos_ids(model: Any, tokenizer: Any) -> frozenset[int]:
@@ -53,6 +56,28 @@ def _eos_ids(model: Any, tokenizer: Any) -> frozenset[int]:
     if getattr(tokenizer, "eos_token_id", None) is not None:
         ids.add(tokenizer.eos_token_id)
     return frozenset(int(t) for t in ids)
+
+
+def prefill_groups(lengths: list[int], slack: float = 1.25) -> list[list[int]]:
+    """Indices of prompts grouped for prefill: longest first, a group closes when padding would make it
+    compute more than ``slack`` times its real tokens.
+
+    Example:
+        >>> prefill_groups([20, 200, 190, 25, 180])
+        [[1, 2, 4], [3, 0]]
+    """
+    groups: list[list[int]] = []
+    real = 0
+    for i in sorted(range(len(lengths)), key=lambda k: -lengths[k]):
+        if groups:
+            width = lengths[groups[-1][0]]
+            if width * (len(groups[-1]) + 1) <= slack * (real + lengths[i]):
+                groups[-1].append(i)
+                real += lengths[i]
+                continue
+        groups.append([i])
+        real = lengths[i]
+    return groups
 
 
 class Constraint(Protocol):
@@ -103,6 +128,9 @@ class Sequence:
     stop_token_ids: Iterable[int] = ()
     adapter: str | None = None
     constraint: Constraint | None = None
+    # The first ``prefix_len`` prompt tokens are shared by many sequences (a system prompt, a
+    # fixed instruction): their keys/values are computed once and reused (0: no shared prefix).
+    prefix_len: int = 0
     output_ids: list[int] = field(default_factory=list)
     finish_reason: str | None = None
 
@@ -142,6 +170,7 @@ class DecodeBatch:
         self.eos_token_ids = _eos_ids(model, tokenizer)
         self.seqs: list[Sequence] = []
         self.cache = None
+        self._prefixes: collections.OrderedDict[Any, Any] = collections.OrderedDict()
         self.mask: torch.Tensor | None = None        # [rows, width] 1 = real token
         self.last: torch.Tensor | None = None        # [rows] token to feed next
         self.positions: torch.Tensor | None = None   # [rows] position id of that token
@@ -170,8 +199,74 @@ class DecodeBatch:
                 kwargs["adapter_names"] = names
         return self.model(**inputs, **kwargs).logits[:, -1]
 
+    def _prefix_cache(self, prefix: list[int], seq: Sequence) -> Any:
+        """The one-row cache of a shared prefix, computed on first use and kept (the last few)."""
+        key = (tuple(prefix), seq.adapter)
+        if key in self._prefixes:
+            self._prefixes.move_to_end(key)
+            return self._prefixes[key]
+        ids = torch.tensor([prefix], dtype=torch.long, device=self.device)
+        cache = kv.new_cache(self.config)
+        with torch.inference_mode():
+            self._forward([seq], input_ids=ids, attention_mask=torch.ones_like(ids),
+                          position_ids=torch.arange(len(prefix), device=self.device).unsqueeze(0),
+                          past_key_values=cache)
+        self._prefixes[key] = cache
+        while len(self._prefixes) > _PREFIXES_KEPT:
+            self._prefixes.popitem(last=False)
+        return cache
+
+    def _prefill(self, firsts: list[Sequence]) -> tuple[Any, torch.Tensor, torch.Tensor]:
+        """Prefill distinct prompts; returns their cache, last-position logits and attention mask, in order.
+
+        Prompts of similar length go through one forward each group (``prefill_groups``): one
+        left-padded forward of a 20-token and a 200-token prompt would compute 180 positions of
+        padding, and on CPU a prefill is compute-bound, so padding costs its full price.
+        """
+        pad = self.tokenizer.pad_token_id if self.tokenizer.pad_token_id is not None else 0
+        cache, masks, logits, order = None, [], [], []
+        buckets: dict[Any, list[int]] = {}
+        for i, s in enumerate(firsts):
+            shared = _MIN_PREFIX <= s.prefix_len < len(s.prompt_ids)
+            buckets.setdefault((tuple(s.prompt_ids[:s.prefix_len]), s.adapter) if shared else None, []).append(i)
+        for key, members_of in buckets.items():
+            prefix = list(key[0]) if key is not None else []
+            prefix_cache = self._prefix_cache(prefix, firsts[members_of[0]]) if prefix else None
+            lengths = [len(firsts[i].prompt_ids) - len(prefix) for i in members_of]
+            for local in prefill_groups(lengths):
+                group = [members_of[i] for i in local]
+                members = [firsts[i] for i in group]
+                width = max(lengths[i] for i in local)
+                ids = torch.full((len(members), width), pad, dtype=torch.long)
+                mask = torch.zeros((len(members), width), dtype=torch.long)
+                for row, s in enumerate(members):
+                    suffix = s.prompt_ids[len(prefix):]
+                    ids[row, width - len(suffix):] = torch.tensor(suffix, dtype=torch.long)
+                    mask[row, width - len(suffix):] = 1
+                ids, mask = ids.to(self.device), mask.to(self.device)
+                positions = len(prefix) + (mask.cumsum(-1) - 1).clamp(min=0)
+                if prefix_cache is not None:
+                    group_cache = kv.repeat_rows(prefix_cache, len(members), self.config)
+                    mask = torch.cat([mask.new_ones((len(members), len(prefix))), mask], dim=1)
+                else:
+                    group_cache = kv.new_cache(self.config)
+                with torch.inference_mode():
+                    logits.append(self._forward(members, input_ids=ids, attention_mask=mask,
+                                                position_ids=positions, past_key_values=group_cache))
+                cache = kv.join(cache, group_cache)
+                masks.append(mask)
+                order += group
+        full = max(m.shape[1] for m in masks)
+        mask = torch.cat([torch.nn.functional.pad(m, (full - m.shape[1], 0)) for m in masks])
+        logits_all = torch.cat(logits)
+        if order != sorted(order):
+            back = torch.tensor(sorted(range(len(order)), key=order.__getitem__), device=self.device)
+            kv.select(cache, back)
+            logits_all, mask = logits_all[back], mask[back]
+        return cache, logits_all, mask
+
     def add(self, seqs: list[Sequence]) -> list[TokenEvent]:
-        """Prefill ``seqs`` (one forward, left-padded) and make them part of the running batch.
+        """Prefill ``seqs`` (forwards of prompts of similar length) and make them part of the running batch.
 
         Returns each one's first token (and the end of those that already finished).
         """
@@ -187,20 +282,8 @@ class DecodeBatch:
         for r, s in zip(row_of, seqs):
             if r == len(firsts):
                 firsts.append(s)
-        width = max(len(s.prompt_ids) for s in firsts)
-        pad = self.tokenizer.pad_token_id if self.tokenizer.pad_token_id is not None else 0
-        ids = torch.full((len(firsts), width), pad, dtype=torch.long)
-        mask = torch.zeros((len(firsts), width), dtype=torch.long)
-        for row, s in enumerate(firsts):
-            n = len(s.prompt_ids)
-            ids[row, width - n:] = torch.tensor(s.prompt_ids, dtype=torch.long)
-            mask[row, width - n:] = 1
-        ids, mask = ids.to(self.device), mask.to(self.device)
-        positions = (mask.cumsum(-1) - 1).clamp(min=0)
-        new_cache = kv.new_cache(self.config)
+        new_cache, logits, mask = self._prefill(firsts)
         with torch.inference_mode():
-            logits = self._forward(firsts, input_ids=ids, attention_mask=mask, position_ids=positions,
-                                   past_key_values=new_cache)
             if len(firsts) < len(seqs):
                 rows = torch.tensor(row_of, device=self.device)
                 kv.select(new_cache, rows)

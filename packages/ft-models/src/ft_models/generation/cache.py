@@ -20,7 +20,7 @@ from typing import Any
 import torch
 from transformers.cache_utils import DynamicCache, DynamicLayer
 
-__all__ = ["GrowableLayer", "join", "new_cache", "select", "trim_left", "width"]
+__all__ = ["GrowableLayer", "join", "new_cache", "repeat_rows", "select", "trim_left", "width"]
 
 _MIN_SPARE = 32  # columns reserved at each growth, so growth (a copy) happens every 32+ steps, not every step
 
@@ -133,6 +133,15 @@ def join(a: DynamicCache | None, b: DynamicCache) -> DynamicCache:
         values = torch.cat([_pad_left(la.values, w - wa), _pad_left(lb.values, w - wb)], dim=0)
         la.replace(keys, values)
     return a
+
+
+def repeat_rows(cache: DynamicCache, rows: int, config: Any) -> DynamicCache:
+    """A new cache holding ``rows`` copies of the one-row ``cache`` (a shared prompt prefix for a group)."""
+    out = new_cache(config)
+    for src, dst in zip(_layers(cache), _layers(out)):
+        dst.lazy_initialization(src.keys, src.values)
+        dst.replace(src.keys.expand(rows, -1, -1, -1), src.values.expand(rows, -1, -1, -1))
+    return out
 
 
 def select(cache: DynamicCache, rows: torch.Tensor) -> None:

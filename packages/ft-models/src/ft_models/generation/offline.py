@@ -21,7 +21,7 @@ from .batch import BASE_ADAPTER, DecodeBatch
 from .batch import Sequence as Seq
 from .params import SamplingParams
 
-__all__ = ["GenerationResult", "generate"]
+__all__ = ["GenerationResult", "common_prefix_len", "generate"]
 
 
 @dataclass
@@ -50,6 +50,23 @@ def _active_adapter(model: Any) -> str | None:
     return active[0]
 
 
+def common_prefix_len(prompts: Sequence[Sequence[int]]) -> int:
+    """Tokens every prompt starts with (a system prompt, a fixed instruction): computed once per batch job.
+
+    Example:
+        >>> common_prefix_len([[1, 2, 3, 4], [1, 2, 5]])
+        2
+    """
+    if len(prompts) < 2:
+        return 0
+    first, n = prompts[0], min(len(p) for p in prompts)
+    for i in range(n):
+        token = first[i]
+        if any(p[i] != token for p in prompts):
+            return i
+    return n
+
+
 def generate(model: Any, tokenizer: Any, prompts: Sequence[Sequence[int]],
              params: SamplingParams | Sequence[SamplingParams], *, stop_token_ids: Sequence[int] = (),
              max_batch_size: int = 16, adapter: str | None = None,
@@ -71,7 +88,8 @@ def generate(model: Any, tokenizer: Any, prompts: Sequence[Sequence[int]],
     model.eval()
     batch = DecodeBatch(model, tokenizer)
     order = sorted(range(len(prompts)), key=lambda i: -len(prompts[i]))
-    pending = [Seq(i, list(prompts[i]), per_prompt[i], stop_token_ids, adapter) for i in order]
+    shared = common_prefix_len(prompts)
+    pending = [Seq(i, list(prompts[i]), per_prompt[i], stop_token_ids, adapter, prefix_len=shared) for i in order]
     pending.reverse()  # pop() from the end takes the longest first
     texts: dict[int, list[str]] = {i: [] for i in range(len(prompts))}
     seqs: dict[int, Seq] = {s.seq_id: s for s in pending}

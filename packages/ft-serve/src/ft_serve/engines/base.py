@@ -58,6 +58,9 @@ class GenerateRequest:
     n: int = 1
     adapter: str | None = None
     response_format: dict[str, Any] | None = None
+    # The first ``prefix_len`` prompt tokens are shared with other requests (a batch job's system
+    # prompt): engines that can compute them once do (0: none known).
+    prefix_len: int = 0
 
 
 @dataclass

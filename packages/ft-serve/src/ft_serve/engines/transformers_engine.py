@@ -136,7 +136,7 @@ class TransformersEngine(Engine):
                 params = params.replace(seed=params.seed + i)
             constraint = pending.constraints[i] if pending.constraints else None
             out.append(Sequence((req.request_id, i), req.prompt_ids, params, self.stop_token_ids, req.adapter,
-                                constraint))
+                                constraint, prefix_len=req.prefix_len))
         return out
 
     def _admit(self) -> list[Sequence]:

@@ -48,7 +48,7 @@ class EngineReplica:
         self.cfg = InferConfig(**config)
         self.engine = build_infer_engine(self.cfg)
 
-    def __call__(self, batch: dict[str, Any]) -> dict[str, Any]:
+    def __call__(self, batch: dict[str, Any], prefix_len: int = 0) -> dict[str, Any]:
         from .run import generate_in_order
 
         indices = [int(i) for i in batch["index"]]
@@ -59,7 +59,7 @@ class EngineReplica:
         def keep(index: int, text: str, completion_tokens: int) -> None:
             texts[index], tokens[index] = text, completion_tokens
 
-        asyncio.run(generate_in_order(self.engine, prompts, indices, self.cfg, keep))
+        asyncio.run(generate_in_order(self.engine, prompts, indices, self.cfg, keep, prefix_len=prefix_len))
         return {"index": indices, "predict": [texts[i] for i in indices],
                 "completion_tokens": [tokens[i] for i in indices]}
 
@@ -78,7 +78,7 @@ def _connect(cfg: InferConfig) -> Any:
 
 
 def generate_with_ray(cfg: InferConfig, prompt_ids: Sequence[Sequence[int]], indices: Sequence[int],
-                      sink: Any) -> None:
+                      sink: Any, prefix_len: int = 0) -> None:
     """Generate rows ``indices`` on ``ray_num_workers`` replicas; ``sink(index, text, tokens)`` in dataset order."""
     ray = _connect(cfg)
     import ray.data
@@ -98,7 +98,8 @@ def generate_with_ray(cfg: InferConfig, prompt_ids: Sequence[Sequence[int]], ind
              len(items), workers, gpus, cpus_per_worker, chunk)
     dataset = ray.data.from_items(items, override_num_blocks=max(workers, -(-len(items) // chunk)))
     results = dataset.map_batches(
-        EngineReplica, fn_constructor_kwargs={"config": cfg.model_dump()}, batch_size=chunk,
+        EngineReplica, fn_constructor_kwargs={"config": cfg.model_dump()}, fn_kwargs={"prefix_len": prefix_len},
+        batch_size=chunk,
         concurrency=workers, num_gpus=gpus, num_cpus=cpus_per_worker, batch_format="numpy")
     expected = iter(indices)
     for row in results.iter_rows():

@@ -145,19 +145,26 @@ Sink = Callable[[int, str, int], None]  # (row index, generated text, completion
 
 
 async def generate_in_order(engine: Any, prompt_ids: Sequence[Sequence[int]], indices: Sequence[int],
-                            cfg: InferConfig, sink: Sink) -> None:
+                            cfg: InferConfig, sink: Sink, prefix_len: int | None = None) -> None:
     """Generate ``prompt_ids`` (rows ``indices``) keeping ``batch_size`` in flight; ``sink`` gets each
-    row in order, as soon as every row before it is done."""
+    row in order, as soon as every row before it is done. ``prefix_len``: tokens all rows share
+    (default: their common prefix), prefilled once."""
+    from ft_models.generation import common_prefix_len
+
     from ..engines import GenerateRequest
 
     params = cfg.sampling_params()
     adapter = next(iter(engine.adapters), None)
+    # Computed over the rows given (the whole rest of the dataset, the same on every resume), so a
+    # row's prompt is always split at the same token: its text does not depend on where a run began.
+    shared = common_prefix_len(prompt_ids) if prefix_len is None else prefix_len
     finished: dict[int, Any] = {}
     next_pos, next_to_sink = 0, 0
     in_flight: set[asyncio.Future] = set()
 
     async def one(pos: int) -> tuple[int, Any]:
-        request = GenerateRequest(f"infer-{indices[pos]}", list(prompt_ids[pos]), params, adapter=adapter)
+        request = GenerateRequest(f"infer-{indices[pos]}", list(prompt_ids[pos]), params, adapter=adapter,
+                                  prefix_len=shared)
         return pos, (await engine.generate(request))[0]
 
     while next_to_sink < len(indices):
@@ -194,6 +201,8 @@ def _load_tokenizer_and_template(cfg: InferConfig) -> tuple[Any, Any]:
 
 def run_infer(cfg: InferConfig) -> InferResult:
     """Generate the predictions file (and the metrics JSON with ``matrix_save_name``); see the module docstring."""
+    from ft_models.generation import common_prefix_len
+
     from .engine import build_infer_engine, resolve_backend
 
     started = time.strftime("%Y-%m-%dT%H:%M:%S%z")
@@ -230,9 +239,10 @@ def run_infer(cfg: InferConfig) -> InferResult:
                 if cfg.ray_num_workers:
                     from .parallel import generate_with_ray
 
-                    generate_with_ray(cfg, rows.prompt_ids, indices, sink)
+                    generate_with_ray(cfg, rows.prompt_ids, indices, sink, prefix_len=common_prefix_len(rows.prompt_ids))
                 else:
-                    asyncio.run(generate_in_order(engine, [rows.prompt_ids[i] for i in indices], indices, cfg, sink))
+                    asyncio.run(generate_in_order(engine, [rows.prompt_ids[i] for i in indices], indices, cfg, sink,
+                                                  prefix_len=common_prefix_len(rows.prompt_ids)))
                 generated = writer.rows - start
         runtime = time.perf_counter() - t_generate
     finally:
