@@ -80,7 +80,8 @@ def _connect(cfg: InferConfig) -> Any:
 def generate_with_ray(cfg: InferConfig, prompt_ids: Sequence[Sequence[int]], indices: Sequence[int],
                       sink: Any, prefix_len: int = 0) -> None:
     """Generate rows ``indices`` on ``ray_num_workers`` replicas; ``sink(index, text, tokens)`` in dataset order."""
-    ray = _connect(cfg)
+    _connect(cfg)
+    import ray
     import ray.data
 
     workers = int(cfg.ray_num_workers or 1)
