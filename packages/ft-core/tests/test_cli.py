@@ -67,3 +67,27 @@ def test_bad_arguments_exit_2(capsys):
     assert _group([]).main(["ok"]) == 2  # missing positional
     assert _group([]).main(["nosuchverb"]) == 2
     assert _group([]).main([]) == 2  # no verb: help and exit 2
+
+
+def test_flag_overrides_read_key_value_pairs_in_llamafactory_style(capsys):
+    from ft_core import Arg, Command, Group, flags_to_overrides
+
+    assert flags_to_overrides(["--dataset", "router_test", "--cutoff_len=2048", "--flag", "--debug", "a=1"],
+                              keep=["--debug"]) == ["dataset=router_test", "cutoff_len=2048", "flag=true",
+                                                     "--debug", "a=1"]
+    seen = {}
+
+    def handler(args):
+        seen["config"], seen["overrides"] = args.config, list(args.overrides)
+        return 0
+
+    cmd = Command("infer", "Infer.", handler, flag_overrides=True,
+                  arguments=[Arg("config", nargs="?", default=None), Arg("overrides", nargs="*")])
+    group = Group("demo", "Demo.", commands=[cmd])
+    argv = ["infer", "--model_name_or_path", "m", "--top_k", "-1", "temperature=0.5"]
+    assert group.main(argv) == 0
+    assert [seen["config"], *seen["overrides"]] == ["model_name_or_path=m", "top_k=-1", "temperature=0.5"]
+    assert cmd.main(argv[1:]) == 0  # the command alone parses the same way
+    assert [seen["config"], *seen["overrides"]] == ["model_name_or_path=m", "top_k=-1", "temperature=0.5"]
+    plain = Command("plain", "Plain.", handler, arguments=[Arg("overrides", nargs="*")])
+    assert Group("demo", "Demo.", commands=[plain]).main(["plain", "--model_name_or_path", "m"]) == 2
