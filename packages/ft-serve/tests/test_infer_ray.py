@@ -3,12 +3,15 @@ dataset order into the same bytes a single-process run writes, and resumable the
 
 from __future__ import annotations
 
+import os
+
 import pytest
 
-from ft_serve.infer import count_complete_rows, load_infer_config, run_infer
-from ft_testing.data import write_dataset
-
+os.environ.setdefault("RAY_ENABLE_UV_RUN_RUNTIME_ENV", "0")  # before ray is imported: see ft_serve.infer.parallel
 ray = pytest.importorskip("ray")
+
+from ft_serve.infer import count_complete_rows, load_infer_config, run_infer  # noqa: E402
+from ft_testing.data import write_dataset  # noqa: E402
 
 
 @pytest.fixture(scope="module")

@@ -65,6 +65,10 @@ class EngineReplica:
 
 
 def _connect(cfg: InferConfig) -> Any:
+    # Under `uv run`, Ray packages the working directory (the whole checkout, its .venv included:
+    # gigabytes) for every worker; workers of a local or shared-filesystem cluster run the same
+    # interpreter and need none of it. Read when ray is imported, so set before.
+    os.environ.setdefault("RAY_ENABLE_UV_RUN_RUNTIME_ENV", "0")
     try:
         import ray
     except ImportError as exc:
