@@ -21,9 +21,19 @@ def two_node_cluster():
     cluster = Cluster(initialize_head=True, head_node_args={"num_cpus": 1, "include_dashboard": False})
     cluster.add_node(num_cpus=1)  # a second raylet: Ray's multi-node code path, on one machine
     cluster.wait_for_nodes()
+    import time
+
+    import psutil
+
+    started = time.time()
     yield cluster
     ray.shutdown()
     cluster.shutdown()
+    # Workers whose raylet went down with the cluster can outlive it; a test leaves nothing running.
+    for proc in psutil.process_iter(["cmdline", "create_time"]):
+        cmdline = proc.info["cmdline"] or []
+        if cmdline and cmdline[0].startswith("ray::") and proc.info["create_time"] >= started - 1:
+            proc.kill()
 
 
 @pytest.mark.distributed
