@@ -70,10 +70,18 @@ def humaneval_dataset(**_: Any) -> Any:
 
 
 def process_gsm_symbolic(doc: dict[str, Any], results: list[str]) -> dict[str, float]:
-    """reasoning-gym's verifier on the reply (the answer is extracted by ft_data's rules)."""
+    """reasoning-gym's verifier on the reply (the answer extracted by ft_data's rules): ``acc`` is 1
+    when the verifier gives full marks, ``score`` its raw value (gsm_symbolic gives 0.01 for a
+    wrong number, so the mean score is not an accuracy)."""
+    import warnings
+
     from ft_data.scorers import SCORERS
 
-    return {"acc": SCORERS["rg_verifier"](results[0], {"entry": doc["entry"]})}
+    with warnings.catch_warnings():  # reasoning-gym's dependencies warn about their own code when compiled
+        warnings.simplefilter("ignore", SyntaxWarning)
+        import reasoning_gym  # noqa: F401
+    score = SCORERS["rg_verifier"](results[0], {"entry": doc["entry"]})
+    return {"acc": float(score == 1.0), "score": score}
 
 
 def process_humaneval(doc: dict[str, Any], results: list[str]) -> dict[str, float]:
