@@ -3,6 +3,8 @@
 * ``tasks/data/gsm_symbolic.jsonl``: 200 reasoning-gym ``gsm_symbolic`` problems, indices 140-339 of
   the generator with seed 42. ``docs/examples/data`` uses indices 0-139 of the same generator
   (training 0-99, held out 100-139), so none of these rows is in a training file.
+* ``tasks/data/basic_arithmetic.jsonl``: the same 200 ``basic_arithmetic`` questions as
+  ``arith_mc.jsonl`` (below), as a generative task scored by the verifier.
 * ``tasks/data/arith_mc.jsonl``: 200 four-way multiple-choice ``basic_arithmetic`` questions, indices
   700-899 of the demo data's generator (the demo data uses 0-699); the three wrong choices are
   near misses that reasoning-gym's verifier scores below 1.
@@ -34,7 +36,7 @@ def _entry(entry: dict) -> str:
     """The reasoning-gym entry as JSON, what ft_data's rg_verifier reads: the answer and the metadata
     naming the generator (gsm_symbolic's verifier reads only the answer; the question is its own
     column, the worked solution and the template variables are dropped to keep the file small)."""
-    meta = {k: entry["metadata"][k] for k in ("source_dataset", "source_index", "difficulty")}
+    meta = {k: entry["metadata"][k] for k in ("source_dataset", "source_index", "difficulty") if k in entry["metadata"]}
     return json.dumps({"answer": entry["answer"], "metadata": meta},
                       ensure_ascii=False, default=str)
 
@@ -57,6 +59,16 @@ def gsm_symbolic() -> list[dict]:
     ds = reasoning_gym.create_dataset("gsm_symbolic", **GSM)
     rows = []
     for i in range(140, 340):
+        e = ds[i]
+        assert ds.score_answer(answer=e["answer"], entry=e) == 1.0, e
+        rows.append({"question": e["question"], "answer": e["answer"], "entry": _entry(e)})
+    return rows
+
+
+def basic_arithmetic() -> list[dict]:
+    ds = reasoning_gym.create_dataset("basic_arithmetic", **ARITH)
+    rows = []
+    for i in range(700, 900):
         e = ds[i]
         assert ds.score_answer(answer=e["answer"], entry=e) == 1.0, e
         rows.append({"question": e["question"], "answer": e["answer"], "entry": _entry(e)})
@@ -131,6 +143,7 @@ MAPPING = {
 
 def main() -> None:
     _write_jsonl(HERE / "tasks" / "data" / "gsm_symbolic.jsonl", gsm_symbolic())
+    _write_jsonl(HERE / "tasks" / "data" / "basic_arithmetic.jsonl", basic_arithmetic())
     _write_jsonl(HERE / "tasks" / "data" / "arith_mc.jsonl", arith_mc())
     folder = HERE / "mmlu_demo"
     for split in ("dev", "test"):

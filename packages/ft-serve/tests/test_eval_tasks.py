@@ -104,7 +104,7 @@ def _local_tasks(*names):
 
 
 def test_local_tasks_score_gold_answers_with_ft_scorers():
-    tasks = _local_tasks("rg_gsm_symbolic", "rg_arith_mc", "humaneval_sandbox")
+    tasks = _local_tasks("rg_gsm_symbolic", "rg_basic_arithmetic", "rg_arith_mc", "humaneval_sandbox")
     gsm = tasks["rg_gsm_symbolic"]
     docs = list(gsm.test_docs())
     assert len(docs) == 200 and json.loads(docs[0]["entry"])["metadata"]["source_dataset"] == "gsm_symbolic"
@@ -112,6 +112,11 @@ def test_local_tasks_score_gold_answers_with_ft_scorers():
     assert gsm.process_results(docs[0], [docs[0]["answer"]]) == {"acc": 1.0, "score": 1.0}
     assert gsm.process_results(docs[0], [f"They have 12 + 5 = {docs[0]['answer']} toys."])["acc"] == 1.0
     assert gsm.process_results(docs[0], ["41"]) == {"acc": 0.0, "score": 0.01}  # the verifier's partial credit
+    arith = tasks["rg_basic_arithmetic"]
+    doc = arith.test_docs()[1]
+    assert (doc["question"], doc["answer"]) == ("Calculate 0 - 6.", "-6")
+    assert arith.process_results(doc, ["0 - 6 = -6"]) == {"acc": 1.0, "score": 1.0}
+    assert arith.process_results(doc, ["6"])["acc"] == 0.0
     mc = tasks["rg_arith_mc"]
     doc = mc.test_docs()[0]
     assert len(mc.test_docs()) == 200 and len(mc.doc_to_choice(doc)) == 4

@@ -51,6 +51,11 @@ def gsm_symbolic_dataset(data_file: str = "data/gsm_symbolic.jsonl", **_: Any) -
     return _test_split(_read_jsonl(data_file, ("question", "answer", "entry")))
 
 
+def basic_arithmetic_dataset(data_file: str = "data/basic_arithmetic.jsonl", **_: Any) -> Any:
+    """reasoning-gym basic_arithmetic rows: question, answer, entry."""
+    return _test_split(_read_jsonl(data_file, ("question", "answer", "entry")))
+
+
 def arith_mc_dataset(data_file: str = "data/arith_mc.jsonl", **_: Any) -> Any:
     """Four-way multiple-choice arithmetic rows: question, choices (4 strings), label (index of the right one)."""
     rows = _read_jsonl(data_file, ("question", "choices", "label"))
@@ -69,7 +74,7 @@ def humaneval_dataset(**_: Any) -> Any:
                         for p in humaneval_problems().values()])
 
 
-def process_gsm_symbolic(doc: dict[str, Any], results: list[str]) -> dict[str, float]:
+def process_rg_verifier(doc: dict[str, Any], results: list[str]) -> dict[str, float]:
     """reasoning-gym's verifier on the reply (the answer extracted by ft_data's rules): ``acc`` is 1
     when the verifier gives full marks, ``score`` its raw value (gsm_symbolic gives 0.01 for a
     wrong number, so the mean score is not an accuracy)."""
