@@ -12,9 +12,9 @@ import pytest
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
 
-from lm_eval.api.instance import Instance  # noqa: E402
+from lm_eval.api.instance import Instance
 
-from ft_serve.evaluation import FtLM  # noqa: E402
+from ft_serve.evaluation import FtLM
 
 CONTEXTS = ["The capital of France is", "Calculate 17 + 74.\nAnswer:", "Once upon a time, there"]
 CONTINUATIONS = [" Paris", " 91", " was a princess who lived in a castle"]

@@ -14,7 +14,7 @@ import pytest
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
 
-from ft_serve.cli import cli  # noqa: E402
+from ft_serve.cli import cli
 
 ROOT = Path(__file__).resolve().parents[3]
 EVAL = ROOT / "docs" / "examples" / "eval"

@@ -13,9 +13,9 @@ import pytest
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
 
-from ft_core import ConfigError, DataError  # noqa: E402
-from ft_serve.evaluation import legacy_group, load_eval_config, parse_legacy_task  # noqa: E402
-from ft_serve.evaluation.legacy import read_mmlu_csv  # noqa: E402
+from ft_core import ConfigError, DataError
+from ft_serve.evaluation import legacy_group, load_eval_config, parse_legacy_task
+from ft_serve.evaluation.legacy import read_mmlu_csv
 
 ROOT = Path(__file__).resolve().parents[3]
 EVAL = ROOT / "docs" / "examples" / "eval"
