@@ -1,5 +1,6 @@
 """ft-serve: inference engines (continuous-batching transformers, vLLM), ``ft chat``, the
-OpenAI-compatible ``ft api`` and ``ft webchat``.
+OpenAI-compatible ``ft api``, ``ft webchat``, batch inference (``ft infer``) and evaluation on
+lm-evaluation-harness (``ft eval``, ``ft_serve.evaluation``).
 
 Example:
     >>> from ft_serve import ChatModel, load_serve_config
@@ -33,10 +34,12 @@ from .engines import (
     build_engine,
     register_engine,
 )
+from .evaluation import EvalConfig, load_eval_config, run_eval
 from .prompts import chat_prompt_ids
 
 __all__ = [
     "ENGINES", "ChatModel", "ChoiceDelta", "ChoiceOutput", "ContextLengthError", "Engine", "EngineNotReady",
-    "GenerateRequest", "QueueFullError", "ServeConfig", "UnknownModelError", "__version__", "adapter_names",
-    "build_engine", "chat_prompt_ids", "load_serve_config", "register_engine",
+    "EvalConfig", "GenerateRequest", "QueueFullError", "ServeConfig", "UnknownModelError", "__version__",
+    "adapter_names", "build_engine", "chat_prompt_ids", "load_eval_config", "load_serve_config", "register_engine",
+    "run_eval",
 ]

@@ -1,5 +1,5 @@
-"""Command line of ft-serve: ``ft-serve chat|api|webchat|infer|score ...``, also as ``ft chat``, ``ft api``,
-``ft webchat``, ``ft infer``, ``ft score``.
+"""Command line of ft-serve: ``ft-serve chat|api|webchat|infer|score|eval ...``, also as ``ft chat``, ``ft api``,
+``ft webchat``, ``ft infer``, ``ft score``, ``ft eval``.
 
 Example:
     $ ft chat model_name_or_path=smollm2-135m-instruct template=smollm2
@@ -7,6 +7,7 @@ Example:
     $ ft webchat model_name_or_path=smollm2-135m-instruct template=smollm2
     $ ft infer --model_name_or_path smollm2-135m-instruct --dataset identity --dataset_dir docs/examples/data
     $ ft score generated_predictions.jsonl
+    $ ft eval docs/examples/eval/quickstart.yaml limit=50
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from collections.abc import Sequence
 from ft_core import Arg, Command, Group
 
 from . import __version__
+from .evaluation.command import eval_command
 
 _CONFIG = Arg("config", nargs="?", default=None,
               help="YAML/JSON inference config (LLaMA-Factory keys); or give every key as KEY=VALUE")
@@ -130,7 +132,8 @@ score_command = Command(
                 "equal to LLaMA-Factory's eval_bleu_rouge.py; task scorers report the mean score in [0, 1].")
 
 cli = Group("ft-serve", "Inference engines, chat CLI and an OpenAI-compatible API for the ft toolkit.",
-            commands=[chat_command, api_command, webchat_command, infer_command, score_command], version=__version__,
+            commands=[chat_command, api_command, webchat_command, infer_command, score_command, eval_command],
+            version=__version__,
             example="ft-serve api model_name_or_path=smollm2-135m-instruct template=smollm2")
 
 
