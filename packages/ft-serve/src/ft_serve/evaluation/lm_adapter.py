@@ -69,7 +69,9 @@ class FtLM(TemplateLM):
     ``ServeConfig`` keys to build one (``model_name_or_path`` or the harness's ``pretrained``,
     ``adapter_name_or_path``, ``template``, ``infer_backend``, ``max_batch_size``, ...). ``adapter``
     names the served adapter to evaluate: empty for the base; by default the only adapter loaded,
-    else the base. ``batch_size``: log-likelihood rows per forward (``auto``: 32).
+    else the base. ``batch_size``: log-likelihood rows per forward (``auto``: 32); the harness's
+    ``max_batch_size`` sets the engine's rows decoding together when this LM builds the engine;
+    ``device`` is recorded only (the engine places the model: CUDA when present, else CPU).
     """
 
     def __init__(self, engine: Any = None, adapter: str | None = None, batch_size: int | str | None = None,
