@@ -6,7 +6,7 @@ Cases (each a separate process under ``/usr/bin/time -v``: wall time and peak RS
   seed3      ties_magnitude + dare_random + ties_sparsegpt in one pass, density 0.2, with the
              calibration cache already warm (the calibration itself is timed separately)
 
-Inputs follow ../shared/peers (bench_mergekit.sh, make_variants.py): the fp32 SmolLM2 export and
+Inputs (paths given by --model and --variants, not built here): the fp32 SmolLM2 export and
 three noisy variants (seeds 1-3, sigma 1e-3). Prints one JSON line; ratios are mergekit / ft-merge
 (speed-up) and ft-merge / mergekit (RSS).
 

@@ -134,7 +134,7 @@ def _resume_point(cfg: InferConfig, rows: InferRows) -> int:
     if done > len(rows):
         raise ConfigError(f"{path} has {done} rows but the dataset has {len(rows)}; "
                           "set overwrite=true to start over or choose another save_name")
-    last = read_predictions(path)[done - 1]
+    last = json.loads(path.read_bytes().splitlines()[done - 1])  # whole and valid: count_complete_rows checked
     if last["prompt"] != rows.prompts[done - 1]:
         raise ConfigError(f"{path}: row {done} was generated for another prompt than dataset row {done}; "
                           "set overwrite=true to start over or choose another save_name")
