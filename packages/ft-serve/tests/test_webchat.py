@@ -47,7 +47,14 @@ def norm(text: str) -> str:
 @pytest.fixture(scope="module")
 def chat(make_config):
     model = ChatModel(make_config("temperature=0.1", "max_new_tokens=24"))
+    # The tiny model decodes a 24-token reply in a few milliseconds, faster than the browser
+    # renders or this test polls, so streaming and two tabs overlapping would be visible only when
+    # the machine happens to be slow. A pause before each forward makes every decode step take
+    # ~20 ms, as a real model's would, so what the tests observe no longer depends on CPU load.
+    # The outputs are unchanged: the hook only waits.
+    hook = model.engine.model.register_forward_pre_hook(lambda module, args: time.sleep(0.02))
     yield model
+    hook.remove()
     model.close()
 
 
