@@ -116,3 +116,34 @@ def test_humaneval_uses_package_data():
     assert SCORERS["code_eval"](full, example) == 1.0
     assert SCORERS["code_eval"]("[BEGIN]\n    return True\n[DONE]", example) == 0.0
 
+
+
+def test_code_eval_many_keeps_order_and_runs_in_parallel():
+    from ft_data.scorers.code_eval import code_eval_many
+
+    good = "[BEGIN]\ndef add(a, b):\n    return a + b\n[DONE]"
+    slow = "[BEGIN]\nimport time\ntime.sleep(1)\ndef add(a, b):\n    return a + b\n[DONE]"
+    examples = [{**MBPP, "limits": SandboxLimits(timeout=5)}] * 4
+    import time
+
+    start = time.monotonic()
+    assert code_eval_many([slow, "[BEGIN]\nbroken(\n[DONE]", slow, good], examples, workers=4) == [1.0, 0.0, 1.0, 1.0]
+    assert time.monotonic() - start < 1.9  # the two 1 s sleeps overlapped
+    with pytest.raises(ValueError, match="2 predictions for 4 examples"):
+        code_eval_many([good, good], examples)
+
+
+def test_code_eval_refuses_without_an_os_sandbox_unless_allowed(monkeypatch):
+    from ft_core import SandboxUnavailableError
+    from ft_core.sandbox import backends, forget_probes
+
+    forget_probes()
+    monkeypatch.setattr(backends, "_probe", lambda name: f"{name}: simulated")
+    monkeypatch.delenv("FT_SANDBOX_ALLOW_WEAK_ISOLATION", raising=False)
+    try:
+        good = "[BEGIN]\ndef add(a, b):\n    return a + b\n[DONE]"
+        with pytest.raises(SandboxUnavailableError, match="allow_weak_isolation"):
+            SCORERS["code_eval"](good, MBPP)
+        assert SCORERS["code_eval"](good, {**MBPP, "allow_weak_isolation": True}) == 1.0
+    finally:
+        forget_probes()

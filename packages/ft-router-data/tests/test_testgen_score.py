@@ -114,3 +114,27 @@ def test_test_gen_bad_inputs(test_log, tmp_path, log_helpers, capsys):
         err = capsys.readouterr().err.strip()
         assert err.startswith("error: ") and len(err.splitlines()) == 1
     assert not (tmp_path / "o").exists()
+
+
+def test_score_refuses_without_an_os_sandbox(tmp_path, monkeypatch, capsys):
+    from ft_core.sandbox import backends, forget_probes
+
+    data = tmp_path / "d"
+    data.mkdir()
+    (data / "router_test.meta.jsonl").write_text(
+        json.dumps({"index": 0, "task_name": "mbpp", "metric": "code_eval", "task_id": "3",
+                    "ground_truth": "['assert f() == 1']"}) + "\n")
+    preds = tmp_path / "p.jsonl"
+    preds.write_text(json.dumps({"predict": "def f():\n    return 1\n"}) + "\n")
+    forget_probes()
+    monkeypatch.setattr(backends, "_probe", lambda name: f"{name}: simulated")
+    monkeypatch.delenv("FT_SANDBOX_ALLOW_WEAK_ISOLATION", raising=False)
+    try:
+        assert cli.main(["score", "--predictions", str(preds), "--test", str(data)]) == 2
+        err = capsys.readouterr().err.strip().splitlines()
+        assert len(err) == 1 and "no OS sandbox" in err[0] and "allow_weak_isolation" in err[0], err
+        assert not (tmp_path / "router_scores.json").exists()
+        assert cli.main(["score", "--predictions", str(preds), "--test", str(data), "--allow-weak-isolation"]) == 0
+        assert json.loads((tmp_path / "router_scores.json").read_text())["tasks"]["mbpp"]["score"] == 1.0
+    finally:
+        forget_probes()

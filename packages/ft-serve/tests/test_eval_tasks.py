@@ -134,6 +134,30 @@ def test_local_tasks_score_gold_answers_with_ft_scorers():
     assert human.process_results(problems["HumanEval/0"], [chat]) == {"pass@1": 1.0}
 
 
+def test_humaneval_refuses_without_an_os_sandbox_unless_the_config_allows(monkeypatch):
+    from ft_core import SandboxUnavailableError
+    from ft_core.sandbox import backends, forget_probes, weak_isolation_allowed
+    from ft_serve.evaluation.config import load_eval_config
+
+    cfg = load_eval_config(None, ["model_name_or_path=m", "tasks=humaneval_sandbox", "allow_weak_isolation=true"])
+    assert cfg.allow_weak_isolation is True
+    human = _local_tasks("humaneval_sandbox")["humaneval_sandbox"]
+    doc = next(d for d in human.test_docs() if d["task_id"] == "HumanEval/0")
+    from ft_data.scorers.code_eval import humaneval_problems
+
+    solution = humaneval_problems()["HumanEval/0"]["canonical_solution"]
+    forget_probes()
+    monkeypatch.setattr(backends, "_probe", lambda name: f"{name}: simulated")
+    monkeypatch.delenv("FT_SANDBOX_ALLOW_WEAK_ISOLATION", raising=False)
+    try:
+        with pytest.raises(SandboxUnavailableError, match="allow_weak_isolation"):
+            human.process_results(doc, [solution])
+        with weak_isolation_allowed(cfg.allow_weak_isolation):  # what run_eval does with the key
+            assert human.process_results(doc, [solution]) == {"pass@1": 1.0}
+    finally:
+        forget_probes()
+
+
 def test_local_task_data_without_the_needed_columns_names_the_row(tmp_path):
     bad = tmp_path / "bad.jsonl"
     bad.write_text(json.dumps({"question": "q", "answer": "1", "entry": "{}"}) + "\n"

@@ -85,3 +85,25 @@ def test_bad_input(case, expect, tmp_path):
     lines = proc.stderr.strip().splitlines()
     assert lines[-1].startswith("error: ") and expect in lines[-1], lines
     assert not (tmp_path / "predictions_score.json").exists()
+
+
+def test_code_eval_in_parallel_sandboxes_and_refusal(tmp_path, monkeypatch):
+    from ft_core import SandboxUnavailableError
+    from ft_core.sandbox import backends, forget_probes
+    from ft_serve.score import run_score
+
+    rows = [{"prompt": "p", "predict": f"[BEGIN]\ndef f():\n    return {n}\n[DONE]", "label": "['assert f() == 1']"}
+            for n in (1, 2, 1)]
+    pred = _write(tmp_path / "code.jsonl", rows)
+    assert run_score(pred, "code_eval", output=tmp_path / "c.json") == {"code_eval": pytest.approx(2 / 3), "count": 3}
+    forget_probes()
+    monkeypatch.setattr(backends, "_probe", lambda name: f"{name}: simulated")
+    monkeypatch.delenv("FT_SANDBOX_ALLOW_WEAK_ISOLATION", raising=False)
+    try:
+        with pytest.raises(SandboxUnavailableError, match="allow_weak_isolation"):
+            run_score(pred, "code_eval", output=tmp_path / "refused.json")
+        assert not (tmp_path / "refused.json").exists()
+        weak = run_score(pred, "code_eval", output=tmp_path / "weak.json", allow_weak_isolation=True)
+        assert weak["code_eval"] == pytest.approx(2 / 3)
+    finally:
+        forget_probes()

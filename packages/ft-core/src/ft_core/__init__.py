@@ -2,7 +2,8 @@
 
 Config loading with did-you-mean errors, the error hierarchy and exit codes, the CLI runner,
 atomic output directories and files, sharded safetensors headers and indexes, ``run.json``
-metadata, logging and progress.
+metadata, logging and progress, and the OS-level sandbox for untrusted generated code
+(``run_untrusted``).
 
 Names are imported lazily (PEP 562): ``from ft_core import read_checkpoint`` loads only the
 modules it needs, so a tool that never loads a config does not pay for importing pydantic
@@ -28,8 +29,9 @@ _EXPORTS: dict[str, str] = {
                      "parse_overrides",
                      "read_config_file", "validate_config"], "config"),
     **dict.fromkeys(["EXIT_BAD_INPUT", "EXIT_FAILURE", "EXIT_OK", "BadInputError", "ConfigError", "DataError",
-                     "FtError", "OutputExistsError", "UnsupportedError"], "errors"),
+                     "FtError", "OutputExistsError", "SandboxUnavailableError", "UnsupportedError"], "errors"),
     "ft_home": "paths",
+    **dict.fromkeys(["RunResult", "SandboxLimits", "run_untrusted"], "sandbox"),
     **dict.fromkeys(["SERVE_ENV_DEFAULTS", "TORCH_ENV_DEFAULTS", "apply_torch_env_defaults"], "torchenv"),
     **dict.fromkeys(["RunRecorder", "library_versions", "package_version", "write_run_json"], "runinfo"),
     **dict.fromkeys(["DTYPE_BYTES", "INDEX_NAME", "Checkpoint", "SafetensorsHeader", "TensorInfo", "parse_size",
@@ -56,7 +58,10 @@ __all__ = [
     "OutputExistsError",
     "ProgressCounter",
     "RunRecorder",
+    "RunResult",
     "SafetensorsHeader",
+    "SandboxLimits",
+    "SandboxUnavailableError",
     "TensorInfo",
     "UnsupportedError",
     "__version__",
@@ -86,6 +91,7 @@ __all__ = [
     "read_config_file",
     "read_header",
     "run",
+    "run_untrusted",
     "shard_file_names",
     "validate_config",
     "write_index",
@@ -137,6 +143,7 @@ if TYPE_CHECKING:  # static analysers and IDEs see the eager imports
         DataError,
         FtError,
         OutputExistsError,
+        SandboxUnavailableError,
         UnsupportedError,
     )
     from .paths import ft_home
@@ -154,3 +161,4 @@ if TYPE_CHECKING:  # static analysers and IDEs see the eager imports
         shard_file_names,
         write_index,
     )
+    from .sandbox import RunResult, SandboxLimits, run_untrusted

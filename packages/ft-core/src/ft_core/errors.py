@@ -43,3 +43,13 @@ class OutputExistsError(BadInputError):
 
 class UnsupportedError(BadInputError):
     """A feature was asked for that this machine or installation cannot provide (e.g. CUDA-only on CPU)."""
+
+
+class SandboxUnavailableError(UnsupportedError):
+    """This machine cannot isolate untrusted code (no usable namespaces, cannot drop root) and weak
+    isolation was not allowed. Exit code 2.
+
+    Example:
+        >>> raise SandboxUnavailableError("no OS sandbox: bwrap not found; unshare: ...; "
+        ...                               "set allow_weak_isolation=true to run with limits and an audit hook only")
+    """

@@ -76,7 +76,8 @@ def _score(args: argparse.Namespace) -> None:
         raise BadInputError(f"--timeout must be positive, got {args.timeout}")
     output = args.output or Path(args.predictions).with_name("router_scores.json")
     report = score_predictions(args.predictions, args.test, name=args.name, output=output, timeout=args.timeout,
-                               memory_mb=args.memory_mb, workers=args.workers, skip_errors=args.skip_errors)
+                               memory_mb=args.memory_mb, workers=args.workers, skip_errors=args.skip_errors,
+                               allow_weak_isolation=args.allow_weak_isolation)
     print(report.table())
     if report.label_mismatches:
         print(f"note: {report.label_mismatches} predictions carry a label that differs from the test set's ground truth")
@@ -124,6 +125,9 @@ score = Command(
         Arg("--memory-mb", type=int, default=1024, help="address-space limit per code run, MiB (default 1024)"),
         Arg("--workers", type=int, default=None, help="code runs at once (default: CPU count)"),
         Arg("--skip-errors", action="store_true", help="leave out examples whose scoring failed (reference behaviour)"),
+        Arg("--allow-weak-isolation", action="store_true",
+            help="where this machine has no OS sandbox (namespaces, bubblewrap), run code with limits and an "
+                 "audit hook only instead of refusing (docs/ft-core-sandbox.md)"),
         Arg("--json", action="store_true", help="also print the report as one JSON line"),
     ],
     example="ft-router-data score --predictions saves/run/generated_predictions.jsonl --test data",

@@ -24,8 +24,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ft_core import BadInputError, DataError, atomic_write_json
-from ft_core.sandbox import SandboxLimits
+from ft_core import BadInputError, DataError, FtError, atomic_write_json
+from ft_core.sandbox import SandboxLimits, choose_backend
 from ft_data.scorers import SCORERS
 
 from .schema import DOMAINS, TASK_DOMAINS
@@ -87,16 +87,20 @@ def _score_one(prediction: str, example: dict[str, Any], limits: SandboxLimits) 
         return 0.0, f"unknown metric {metric!r}"
     try:
         return SCORERS[metric](prediction, {**example, "limits": limits}), None
+    except FtError:  # the sandbox refused (no isolation here): the whole run stops, no silent zeros
+        raise
     except Exception as exc:  # a broken example or prediction: counted, not fatal
         return 0.0, f"{type(exc).__name__}: {exc}"
 
 
 def score_predictions(predictions: str | Path, test_dir: str | Path, *, name: str = "router_test",
                       output: str | Path | None = None, timeout: float = 3.0, memory_mb: int = 1024,
-                      workers: int | None = None, skip_errors: bool = False) -> ScoreReport:
+                      workers: int | None = None, skip_errors: bool = False,
+                      allow_weak_isolation: bool = False) -> ScoreReport:
     """Score ``predictions`` against ``<test_dir>/<name>.meta.jsonl``; write the report to ``output``
     (JSON) when given. ``timeout`` (s) and ``memory_mb`` bound each code run; ``workers`` runs that
-    many at once (default: CPU count)."""
+    many at once (default: CPU count). Code runs only in an OS sandbox (``SandboxUnavailableError``,
+    exit 2, before anything is scored where there is none) unless ``allow_weak_isolation``."""
     if timeout <= 0 or memory_mb <= 0:
         raise BadInputError(f"timeout and memory_mb must be positive (got {timeout}, {memory_mb})")
     meta_path = Path(test_dir) / f"{name}{META_SUFFIX}"
@@ -110,7 +114,9 @@ def score_predictions(predictions: str | Path, test_dir: str | Path, *, name: st
     if any("predict" not in p for p in preds):
         line = next(i for i, p in enumerate(preds, 1) if "predict" not in p)
         raise DataError(f"{predictions}:{line}: no 'predict' key (expected LLaMA-Factory's generated_predictions.jsonl)")
-    limits = SandboxLimits(timeout=timeout, memory_mb=memory_mb)
+    limits = SandboxLimits(timeout=timeout, memory_mb=memory_mb, allow_weak_isolation=allow_weak_isolation)
+    if any(e.get("metric") == "code_eval" for e in examples):
+        choose_backend(limits)  # refuse up front, with the one line saying what is missing
     jobs = workers or os.cpu_count() or 1
     with ThreadPoolExecutor(max_workers=jobs) as pool:
         results = list(pool.map(lambda pe: _score_one(str(pe[0]["predict"]), pe[1], limits), zip(preds, examples)))

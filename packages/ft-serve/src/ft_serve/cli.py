@@ -68,7 +68,8 @@ def _score(args: argparse.Namespace) -> int:
 
     result = run_score(Path(args.predictions), metric=args.metric,
                        references=Path(args.references) if args.references else None,
-                       output=Path(args.output) if args.output else None)
+                       output=Path(args.output) if args.output else None,
+                       allow_weak_isolation=args.allow_weak_isolation)
     for key, value in result.items():
         print(f"{key}: {value:.4f}" if isinstance(value, float) else f"{key}: {value}")
     return 0
@@ -126,7 +127,10 @@ score_command = Command(
         Arg("--references", default=None,
             help="JSON/JSONL with one row per prediction holding what the scorer needs (rg_verifier: "
                  "the reasoning-gym entry)"),
-        Arg("--output", default=None, help="where the averages go (default: predictions_score.json beside the file)")],
+        Arg("--output", default=None, help="where the averages go (default: predictions_score.json beside the file)"),
+        Arg("--allow-weak-isolation", action="store_true",
+            help="code_eval on a machine without an OS sandbox (namespaces, bubblewrap): run the code with "
+                 "limits and an audit hook only instead of refusing (docs/ft-core-sandbox.md)")],
     example="ft score saves/generated_predictions.jsonl",
     description="Score predictions. bleu_rouge: character BLEU-4 (smoothing 3) and jieba ROUGE-1/2/L, averaged, "
                 "equal to LLaMA-Factory's eval_bleu_rouge.py; task scorers report the mean score in [0, 1].")

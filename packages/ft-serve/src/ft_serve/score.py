@@ -8,7 +8,8 @@
   ``MATH``, ``cem``, ``em_mc``, ``code_eval``): the mean score in [0, 1] and the row count. The
   reference is each row's ``label``; ``references`` (a JSON/JSONL file, one row per prediction, in
   the same order) adds what a scorer needs beyond it, e.g. the reasoning-gym entry for
-  ``rg_verifier``.
+  ``rg_verifier``. ``code_eval`` runs the programs in ft_core's sandbox, ``os.cpu_count()`` at
+  once, and refuses where the machine has no OS sandbox unless ``allow_weak_isolation``.
 
 Example:
     >>> run_score(Path("saves/generated_predictions.jsonl"))
@@ -18,6 +19,7 @@ Example:
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -62,25 +64,40 @@ def _example(row: Mapping[str, Any], reference: Mapping[str, Any] | None) -> dic
     return example
 
 
-def score_rows(rows: list[Mapping[str, Any]], metric: str, references: list[dict[str, Any]] | None = None
-               ) -> list[float]:
-    """The score of each row with task scorer ``metric`` (``DataError`` naming the row that cannot be scored)."""
+def score_rows(rows: list[Mapping[str, Any]], metric: str, references: list[dict[str, Any]] | None = None,
+               allow_weak_isolation: bool = False) -> list[float]:
+    """The score of each row with task scorer ``metric`` (``DataError`` naming the row that cannot be scored);
+    code_eval rows run in parallel sandboxes."""
+    from concurrent.futures import ThreadPoolExecutor
+
     from ft_data.scorers import SCORERS
 
     scorer = SCORERS[metric]
-    scores = []
-    for number, row in enumerate(rows, start=1):
+    examples = [_example(row, references[number] if references else None) for number, row in enumerate(rows)]
+    if metric == "code_eval":
+        from ft_core.sandbox import SandboxLimits, choose_backend
+
+        limits = SandboxLimits(allow_weak_isolation=allow_weak_isolation)
+        choose_backend(limits)  # refuse before scoring anything where there is no OS sandbox
+        for example in examples:
+            example.setdefault("limits", limits)
+
+    def one(number: int) -> float:
         try:
-            scores.append(float(scorer(str(row["predict"]), _example(row, references[number - 1] if references else None))))
+            return float(scorer(str(rows[number]["predict"]), examples[number]))
         except (KeyError, ValueError) as exc:
-            raise DataError(f"row {number}: cannot score with {metric} ({exc}); "
+            raise DataError(f"row {number + 1}: cannot score with {metric} ({exc}); "
                             + ("give the rows' references with --references" if references is None else
                                "check that the references file holds what the scorer needs")) from exc
-    return scores
+
+    if metric != "code_eval":  # the other scorers are pure Python: threads would only contend
+        return [one(number) for number in range(len(rows))]
+    with ThreadPoolExecutor(max_workers=os.cpu_count() or 1) as pool:
+        return list(pool.map(one, range(len(rows))))
 
 
 def run_score(predictions: Path, metric: str = "bleu_rouge", references: Path | None = None,
-              output: Path | None = None) -> dict[str, float]:
+              output: Path | None = None, allow_weak_isolation: bool = False) -> dict[str, float]:
     """Score ``predictions`` and write the averages (see the module docstring); returns them."""
     from ft_data.scorers import METRIC_NAMES, SCORERS, bleu_rouge, mean_scores
 
@@ -101,7 +118,7 @@ def run_score(predictions: Path, metric: str = "bleu_rouge", references: Path | 
                 bar.advance()
         result = mean_scores(per_row, sorted(METRIC_NAMES))
     else:
-        scores = score_rows(rows, metric, refs)
+        scores = score_rows(rows, metric, refs, allow_weak_isolation=allow_weak_isolation)
         result = {metric: sum(scores) / len(scores), "count": len(scores)}
     atomic_write_json(output, result, indent=4)
     return result

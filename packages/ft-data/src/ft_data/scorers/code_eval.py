@@ -2,6 +2,9 @@
 
 The code is the text between ``[BEGIN]`` and ``[DONE]`` (any case; to the end when ``[DONE]`` is
 missing; the whole prediction when there is no ``[BEGIN]``), with Markdown fences removed.
+Programs run in ``ft_core.sandbox`` (OS-level isolation; refused where the machine has none unless
+the example's ``limits`` or ``allow_weak_isolation`` allow weak isolation); ``code_eval_many``
+runs many at once, a bounded pool of ``os.cpu_count()`` sandboxes.
 
 * MBPP: the ground truth is the problem's ``test_list`` (a Python list of assert strings);
   the program is the code followed by the asserts.
@@ -19,10 +22,13 @@ Example:
 from __future__ import annotations
 
 import ast
+import dataclasses
 import functools
+import os
 import re
 import textwrap
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from ft_core.sandbox import SandboxLimits, run_untrusted
@@ -84,8 +90,32 @@ def program_for(prediction: str, example: Mapping[str, Any]) -> str:
     return mbpp_program(code, example["ground_truth"])
 
 
+def example_limits(example: Mapping[str, Any]) -> SandboxLimits:
+    """The sandbox limits of an example: its ``limits`` (default ``SandboxLimits()``), weak isolation
+    allowed when the example says ``allow_weak_isolation`` (a config key of ft score and router-data)."""
+    limits = example.get("limits") or SandboxLimits()
+    if example.get("allow_weak_isolation") and not limits.allow_weak_isolation:
+        limits = dataclasses.replace(limits, allow_weak_isolation=True)
+    return limits
+
+
 @register_scorer("code_eval")
 def code_eval(prediction: str, example: Mapping[str, Any]) -> float:
     """pass@1 of one prediction: 1.0 when its tests pass in the sandbox, 0.0 on failure, crash or timeout."""
-    limits = example.get("limits") or SandboxLimits()
-    return float(run_untrusted(program_for(prediction, example), limits=limits).passed)
+    return float(run_untrusted(program_for(prediction, example), limits=example_limits(example)).passed)
+
+
+def code_eval_many(predictions: Sequence[str], examples: Sequence[Mapping[str, Any]],
+                   workers: int | None = None) -> list[float]:
+    """``code_eval`` of each (prediction, example) pair, in order, ``workers`` sandboxes at once
+    (default: the CPU count; each run is a separate process, so threads are enough).
+
+    Example:
+        >>> code_eval_many(["[BEGIN]\\ndef f():\\n    return 1\\n[DONE]"],
+        ...                [{"task_name": "mbpp", "ground_truth": "['assert f() == 1']"}])
+        [1.0]
+    """
+    if len(predictions) != len(examples):
+        raise ValueError(f"{len(predictions)} predictions for {len(examples)} examples")
+    with ThreadPoolExecutor(max_workers=max(1, workers or os.cpu_count() or 1)) as pool:
+        return list(pool.map(code_eval, predictions, examples))

@@ -125,6 +125,9 @@ class EvalConfig(pydantic.BaseModel):
     bootstrap_iters: int = pydantic.Field(100000, ge=0)
     log_samples: bool = False
     confirm_run_unsafe_code: bool = False
+    # tasks that run generated code through ft_core.sandbox (humaneval_sandbox): on a machine without
+    # an OS sandbox, run it with limits and an audit hook only instead of refusing
+    allow_weak_isolation: bool = False
     # the harness's own log lines below this level are hidden (ft logs its own progress)
     harness_log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "ERROR"
 

@@ -38,6 +38,7 @@ from ft_core import (
     get_logger,
     write_run_json,
 )
+from ft_core.sandbox import weak_isolation_allowed
 
 from ._resolve import ModelRun, resolve_models
 from .compare import ComparisonRow, comparison_rows, plot_comparison, table_text
@@ -230,7 +231,7 @@ def run_eval(cfg: EvalConfig) -> EvalResult:
     out = cfg.out_dir()
     if out is not None:
         check_output_dir(out, cfg.overwrite_output_dir)
-    with _harness_logging(cfg.harness_log_level):
+    with _harness_logging(cfg.harness_log_level), weak_isolation_allowed(cfg.allow_weak_isolation):
         runs = resolve_models(cfg)
         manager, specs = build_task_specs(cfg)
         _check_tasks(manager, specs())
