@@ -370,3 +370,21 @@ def test_the_program_gets_its_files_and_stdin(backend):
 def test_interpreter_is_the_running_one(backend):
     result = run(f"import sys\nassert sys.version == {sys.version!r}\nimport json, math, re, collections", backend)
     assert result.passed, result
+
+
+def test_children_left_behind_die_with_the_run(backend):
+    before = _sandbox_user_pids()
+    program = """
+import os, time
+if os.fork() == 0:
+    os.setsid()  # out of the process group: only the PID namespace still holds it
+    if os.fork() == 0:
+        time.sleep(60)
+    os._exit(0)
+"""
+    result = run(program, backend)
+    assert result.passed, result
+    deadline = time.monotonic() + 5
+    while _sandbox_user_pids() - before and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not (_sandbox_user_pids() - before), "a process of the program outlived the run"

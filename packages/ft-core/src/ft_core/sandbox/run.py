@@ -155,7 +155,8 @@ def execute(program: str, limits: SandboxLimits, backend: str, *, files: Mapping
                 return RunResult(False, "timeout", None, f"killed after {limits.timeout:g} s",
                                  _read_head(rundir / "stdout"), backend)
             finally:
-                _kill(proc)  # the weak backend's forked children die with the group
+                if backend == "weak":  # its forked children die with the group; the others' die with
+                    _kill(proc)        # their PID namespace
         return _result(code, backend, rundir, work, nonce)
     finally:
         _remove(rundir)
