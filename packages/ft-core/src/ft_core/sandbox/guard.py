@@ -11,8 +11,9 @@ only. In order, it:
 2. (weak backend only) tries a private network namespace, as the former sandbox did; the weak
    backend also keeps the caller's user (the host's files, the Python installation included, may
    not be readable by nobody);
-3. (bwrap and unshare backends) drops root for good: ``setgroups([])``, ``setresgid``, ``setresuid`` to the sandbox user
-   (65534, nobody), then checks that ``setuid(0)`` fails; sets ``PR_SET_NO_NEW_PRIVS``;
+3. (bwrap and unshare backends) drops root for good: ``setgroups([])``, ``setresgid``,
+   ``setresuid`` to the sandbox user (65534, nobody), then checks that ``setuid(0)`` fails; in
+   every backend, then sets ``PR_SET_NO_NEW_PRIVS``;
 4. loads the seccomp filter (unshare and weak backends; bwrap loads it with ``--seccomp``);
 5. sets the resource limits (address space, CPU seconds, file size, processes, no core dumps);
 6. installs the audit hook (a second layer, off only in the tests that prove the OS layer alone);
@@ -120,6 +121,10 @@ def drop_privileges(uid: int, gid: int) -> None:
             pass
         else:
             raise SystemExit("sandbox: could not drop root")
+
+
+def no_new_privileges() -> None:
+    """``PR_SET_NO_NEW_PRIVS``: no exec gains privileges (setuid files); lets anyone load seccomp."""
     _ctypes, libc = _libc()
     _call(libc.prctl(_PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0), "PR_SET_NO_NEW_PRIVS")
 
@@ -199,6 +204,7 @@ def main(config: dict) -> None:
         drop_privileges(config["uid"], config["gid"])
     workdir = config["workdir"]
     os.chdir(workdir)  # after the drop: the directory belongs to the sandbox user, mode 0700
+    no_new_privileges()
     if seccomp:
         load_seccomp(seccomp)
     set_limits(config["limits"])
