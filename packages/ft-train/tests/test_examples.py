@@ -12,6 +12,7 @@ from ft_train.validation import Runtime, validate_train_args
 ROOT = Path(__file__).resolve().parents[3]
 EXAMPLES = ROOT / "docs" / "examples"
 TRAIN_EXAMPLES = ["quickstart.yaml", "lora_sft.yaml", "lora_pretrain.yaml", "qlora_sft.yaml", "full_sft.yaml",
+                  "lora_dpo.yaml", "dpo_demo.yaml",
                   "freeze_sft.yaml"]
 
 
@@ -35,7 +36,7 @@ def test_merge_example_parses():
     assert cfg.export_dir and cfg.adapter_name_or_path and cfg.shard_size() == "2GB"
 
 
-@pytest.mark.parametrize("name", ["lora_sft.yaml", "lora_pretrain.yaml", "freeze_sft.yaml"])
+@pytest.mark.parametrize("name", ["lora_sft.yaml", "lora_pretrain.yaml", "freeze_sft.yaml", "lora_dpo.yaml"])
 def test_examples_run_unchanged_but_model(name, tiny_llama_path, tmp_path, monkeypatch, helpers):
     monkeypatch.chdir(ROOT)  # the examples use paths relative to the repository root
     out = tmp_path / "out"

@@ -3,6 +3,7 @@
 ``ProgressCallback`` replaces the Trainer's tqdm bar and dict printer: on a terminal a rich bar
 with loss, learning rate, tokens/s and ETA; otherwise one plain line per logging step (CI logs,
 ``| tee``). ``LogFileCallback`` appends every log entry to ``trainer_log.jsonl``.
+``NonFiniteGuard`` stops a run whose loss or rewards stop being finite numbers.
 
 Example:
     >>> trainer.add_callback(ProgressCallback())
@@ -11,13 +12,14 @@ Example:
 from __future__ import annotations
 
 import json
+import math
 import time
 from pathlib import Path
 from typing import Any
 
 from transformers import TrainerCallback
 
-from ft_core import get_logger, is_interactive
+from ft_core import FtError, get_logger, is_interactive
 
 
 def _fmt_eta(seconds: float) -> str:
@@ -97,3 +99,27 @@ class LogFileCallback(TrainerCallback):
         entry = {"step": state.global_step, "max_steps": state.max_steps, **logs}
         with self.path.open("a", encoding="utf-8") as fh:
             fh.write(json.dumps(entry) + "\n")
+
+
+class TrainingDivergedError(FtError):
+    """The loss or a reward became NaN/inf; the run stops (exit 1) and its checkpoints stay."""
+
+
+class NonFiniteGuard(TrainerCallback):
+    """Stop at the first logged loss, grad norm or reward that is NaN or infinite, with a one-line cause.
+
+    Preference stages are where this bites (LLaMA-Factory's users report NaN rewards under fp16
+    and ZeRO-3): going on would only write NaN weights over the last good checkpoint.
+    """
+
+    KEYS = ("loss", "grad_norm", "rewards/chosen", "rewards/rejected", "rewards/margins", "eval_loss")
+
+    def on_log(self, args, state, control, logs=None, **kw):  # type: ignore[no-untyped-def]
+        for key in self.KEYS:
+            value = (logs or {}).get(key)
+            if isinstance(value, (int, float)) and not math.isfinite(value):
+                precision = "fp16 overflow (train with bf16: true, or fp32)" if args.fp16 else \
+                    "a numerical overflow"
+                raise TrainingDivergedError(
+                    f"step {state.global_step}: {key} is {value}; likely {precision} or a learning rate too high "
+                    f"(learning_rate {args.learning_rate:g}: lower it); checkpoints saved so far are kept")

@@ -51,7 +51,7 @@ def plot_losses(log_history: Sequence[Mapping[str, Any]], output_dir: str | Path
         fig = plt.figure()
         plt.plot(steps, values, color="#1f77b4", alpha=0.4, label="original")
         plt.plot(steps, smooth(values), color="#1f77b4", label="smoothed")
-        name = "training_loss" if key == "loss" else key
+        name = "training_loss" if key == "loss" else key.replace("/", "_")  # rewards/accuracies -> a file name
         plt.title(f"{name} of {Path(output_dir).name}")
         plt.xlabel("step")
         plt.ylabel(key)

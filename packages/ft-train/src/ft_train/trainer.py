@@ -27,8 +27,13 @@ from .args import TRAINER_KEYS
 from .loss import linear_cross_entropy
 
 
-def build_training_arguments(cfg: Mapping[str, Any], explicit: Collection[str] = ()) -> Seq2SeqTrainingArguments:
-    """``Seq2SeqTrainingArguments`` from a flat run config (a ``TrainConfig.model_dump()``).
+def build_training_arguments(cfg: Mapping[str, Any], explicit: Collection[str] = (),
+                             args_class: type = Seq2SeqTrainingArguments,
+                             extra: Mapping[str, Any] | None = None) -> Any:
+    """``Seq2SeqTrainingArguments`` (or ``args_class``, e.g. TRL's ``DPOConfig``) from a flat run config.
+
+    ``cfg`` is a ``TrainConfig.model_dump()``; keys ``args_class`` lacks (the Seq2Seq generation
+    keys for a TRL config) are left out, ``extra`` is added last (a stage's own arguments).
 
     ``explicit`` names the keys the user set; ft's own defaults apply only to the others. ft's
     default sampling for unpacked SFT/pt rows is ``group_by_length`` (shuffled mega-batches sorted
@@ -60,7 +65,12 @@ def build_training_arguments(cfg: Mapping[str, Any], explicit: Collection[str] =
         # accelerate sets up a CPU process group (gloo) under torchrun only with use_cpu
         kw["use_cpu"] = True
         kw["dataloader_pin_memory"] = False
-    return Seq2SeqTrainingArguments(**kw)
+    import dataclasses
+
+    accepted = {f.name for f in dataclasses.fields(args_class) if f.init}
+    kw = {k: v for k, v in kw.items() if k in accepted}
+    kw.update(extra or {})
+    return args_class(**kw)
 
 
 def resolve_resume(output_dir: str | Path, resume: Any) -> str | None:

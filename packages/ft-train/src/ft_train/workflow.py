@@ -21,9 +21,10 @@ from typing import Any
 from ft_core import ConfigError, RunRecorder, get_logger
 from ft_data.scorers import text_scores
 
-from .callbacks import LogFileCallback, ProgressCallback
+from .callbacks import LogFileCallback, NonFiniteGuard, ProgressCallback
 from .config import TrainConfig, config_dict
 from .data import load_data, split_prompt_label
+from .dpo import build_dpo_trainer, check_preference_config
 from .launch import under_torchrun
 from .modeling import load_tokenizer_and_template, load_trainable_model
 from .outputs import prepare_output_dir
@@ -47,6 +48,7 @@ def current_runtime() -> Runtime:
 def check_train_config(cfg: TrainConfig, runtime: Runtime | None = None) -> None:
     """Raise the first cross-argument violation as a one-line ``ConfigError`` (exit 2)."""
     get_stage(cfg.stage)
+    check_preference_config(cfg)
     if cfg.do_train and not cfg.output_dir:
         raise ConfigError("'output_dir' is required: where checkpoints, the adapter and the plots go")
     errors = validate_train_args(cfg.model_dump(), runtime or current_runtime())
@@ -73,13 +75,17 @@ def run_train(cfg: TrainConfig, runtime: Runtime | None = None) -> dict[str, Any
     data = load_data(cfg, stage.data_stage, template, tokenizer)
     set_seed(cfg.seed)  # adapter initialisation does not depend on how much data loading consumed
     model = load_trainable_model(cfg, is_trainable=cfg.do_train)
-    args = build_training_arguments(cfg.model_dump(), explicit=cfg.model_fields_set)
     compute_metrics = preprocess = None
     if cfg.compute_accuracy:
         compute_metrics, preprocess = token_accuracy_metrics()
-    trainer = FtTrainer(model=model, args=args, train_dataset=data.train_dataset, eval_dataset=data.eval_dataset,
-                        data_collator=data.collator, processing_class=tokenizer, compute_metrics=compute_metrics,
-                        preprocess_logits_for_metrics=preprocess)
+    if cfg.stage == "dpo":
+        trainer = build_dpo_trainer(cfg, model, tokenizer, data.train_dataset, data.eval_dataset,
+                                    explicit=cfg.model_fields_set)
+    else:
+        args = build_training_arguments(cfg.model_dump(), explicit=cfg.model_fields_set)
+        trainer = FtTrainer(model=model, args=args, train_dataset=data.train_dataset,
+                            eval_dataset=data.eval_dataset, data_collator=data.collator, processing_class=tokenizer,
+                            compute_metrics=compute_metrics, preprocess_logits_for_metrics=preprocess)
     if cfg.loraplus_lr_ratio:
         trainer.loraplus = {"loraplus_lr_ratio": cfg.loraplus_lr_ratio, "loraplus_lr_embedding": cfg.loraplus_lr_embedding}
     pissa_init_dir = None
@@ -91,6 +97,7 @@ def run_train(cfg: TrainConfig, runtime: Runtime | None = None) -> dict[str, Any
     trainer.remove_callback(PrinterCallback)
     trainer.add_callback(ProgressCallback())
     trainer.add_callback(LogFileCallback(output_dir))
+    trainer.add_callback(NonFiniteGuard())
     if cfg.early_stopping_steps:
         trainer.add_callback(EarlyStoppingCallback(early_stopping_patience=cfg.early_stopping_steps))
 
@@ -114,7 +121,8 @@ def run_train(cfg: TrainConfig, runtime: Runtime | None = None) -> dict[str, Any
             trainer.save_state()
             results.update(metrics)
             if cfg.plot_loss and trainer.is_world_process_zero():
-                plot_losses(trainer.state.log_history, output_dir)
+                keys = ("loss", "eval_loss", "rewards/accuracies", "eval_rewards/accuracies")
+                plot_losses(trainer.state.log_history, output_dir, keys=keys)
         if cfg.do_eval and data.eval_dataset is not None:
             metrics = trainer.evaluate(metric_key_prefix="eval")
             trainer.log_metrics("eval", metrics)
