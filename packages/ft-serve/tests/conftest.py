@@ -17,6 +17,15 @@ import pytest
 from ft_serve.config import load_serve_config
 from ft_serve.engines.transformers_engine import TransformersEngine
 
+# gradio parses its own component sources with `ast` when first imported. On CPython 3.11.7 that
+# fails with "SystemError: AST constructor recursion depth mismatch" when the import happens deep in
+# a call stack (a module-scoped fixture ~270 frames down in a full test run; CPython gh-106905,
+# fixed in 3.11.8). Importing it here, at collection time, keeps the stack shallow.
+try:
+    import gradio  # noqa: F401
+except ImportError:  # the webchat extra is not installed: its tests skip
+    pass
+
 
 def free_port() -> int:
     with socket.socket() as s:

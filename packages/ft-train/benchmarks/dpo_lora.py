@@ -64,9 +64,10 @@ def write_pairs(root: Path) -> Path:
 
 def count_tokens(model: str, data_dir: Path) -> int:
     """Non-padding tokens of every chosen and rejected row, as ft-data tokenizes them for the run."""
+    from transformers import AutoTokenizer
+
     import ft_data
     import ft_templates
-    from transformers import AutoTokenizer
 
     tokenizer = AutoTokenizer.from_pretrained(model)
     template = ft_templates.prepare_template("smollm2", tokenizer)

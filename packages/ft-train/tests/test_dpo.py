@@ -128,6 +128,7 @@ def test_pref_ftx_adds_the_sft_term(tiny_config, pref_dir):
     ({"pref_loss": "orpo"}, "key 'pref_loss': 'orpo' is not built in ft yet"),
     ({"finetuning_type": "full"}, "needs 'finetuning_type: lora'"),
     ({"ref_model": "other"}, "'ref_model' is not implemented in ft"),
+    ({"loraplus_lr_ratio": 16.0}, "LoRA+ is not built for stage 'dpo' yet"),
 ])
 def test_bad_preference_config_is_one_line(tiny_config, pref_dir, override, message):
     from ft_train.workflow import check_train_config

@@ -63,6 +63,9 @@ def check_preference_config(cfg: Any) -> None:
         raise ConfigError(f"key 'pref_beta': must be > 0 (got {cfg.pref_beta})")
     if cfg.ld_alpha is not None and not 0.0 <= cfg.ld_alpha <= 1.0:
         raise ConfigError(f"key 'ld_alpha': must be in [0, 1] (got {cfg.ld_alpha})")
+    if getattr(cfg, "loraplus_lr_ratio", None):
+        # LoRA+ parameter groups are built by ft's own Trainer subclass, which the dpo stage does not use
+        raise ConfigError("key 'loraplus_lr_ratio': LoRA+ is not built for stage 'dpo' yet; remove it")
     if cfg.finetuning_type != "lora":
         raise ConfigError("stage 'dpo' in ft needs 'finetuning_type: lora' for now (the reference is the model "
                           "with its adapter disabled); a separate ref_model for full/freeze tuning is not built yet")
