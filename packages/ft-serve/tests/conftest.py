@@ -21,10 +21,8 @@ from ft_serve.engines.transformers_engine import TransformersEngine
 # fails with "SystemError: AST constructor recursion depth mismatch" when the import happens deep in
 # a call stack (a module-scoped fixture ~270 frames down in a full test run; CPython gh-106905,
 # fixed in 3.11.8). Importing it here, at collection time, keeps the stack shallow.
-try:
+with contextlib.suppress(ImportError):  # without the webchat extra its tests skip
     import gradio  # noqa: F401
-except ImportError:  # the webchat extra is not installed: its tests skip
-    pass
 
 
 def free_port() -> int:

@@ -77,10 +77,9 @@ def count_tokens(model: str, data_dir: Path) -> int:
     return sum(len(r["chosen_input_ids"]) + len(r["rejected_input_ids"]) for r in ds)
 
 
-def _time_v(time_file: Path) -> tuple[float, float]:
-    text = time_file.read_text()
-    rss = re.search(r"Maximum resident set size \(kbytes\): (\d+)", text)
-    return (round(int(rss.group(1)) / 1024, 1) if rss else float("nan")), 0.0
+def _peak_rss_mib(time_file: Path) -> float:
+    rss = re.search(r"Maximum resident set size \(kbytes\): (\d+)", time_file.read_text())
+    return round(int(rss.group(1)) / 1024, 1) if rss else float("nan")
 
 
 def _run(cmd: list[str], work: Path, env: dict[str, str]) -> float:
@@ -89,7 +88,7 @@ def _run(cmd: list[str], work: Path, env: dict[str, str]) -> float:
                               env=env, cwd=work)
     if proc.returncode != 0:
         raise SystemExit(f"benchmark run failed ({' '.join(cmd[:3])}...):\n{(work / 'log.txt').read_text()[-2000:]}")
-    return _time_v(work / "time.txt")[0]
+    return _peak_rss_mib(work / "time.txt")
 
 
 def run_tool(tool: str, model: str, steps: int, data_dir: Path, work: Path, tokens: int) -> dict:

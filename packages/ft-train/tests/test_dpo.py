@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import random
+import re
 from pathlib import Path
 
 import pytest
@@ -133,7 +134,7 @@ def test_pref_ftx_adds_the_sft_term(tiny_config, pref_dir):
 def test_bad_preference_config_is_one_line(tiny_config, pref_dir, override, message):
     from ft_train.workflow import check_train_config
 
-    with pytest.raises(ConfigError, match=message.replace("(", r"\(").replace(")", r"\)")):
+    with pytest.raises(ConfigError, match=re.escape(message)):
         check_train_config(dpo_config(tiny_config, pref_dir, **override))
 
 

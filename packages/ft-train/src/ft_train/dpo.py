@@ -94,10 +94,10 @@ def to_trl_rows(dataset: Any) -> Any:
     The prompt is the masked (label -100) head both sides share; ``length`` (the longer side)
     lets the Trainer's length-grouped sampler batch pairs of similar length.
     """
-    from ft_data.processors import IGNORE_INDEX
+    from .data import split_prompt_label
 
     def convert(row: dict[str, Any]) -> dict[str, Any]:
-        n = next((i for i, lab in enumerate(row["chosen_labels"]) if lab != IGNORE_INDEX), len(row["chosen_labels"]))
+        n = len(split_prompt_label(row["chosen_input_ids"], row["chosen_labels"])[0])
         chosen, rejected = row["chosen_input_ids"], row["rejected_input_ids"]
         return {"prompt_ids": chosen[:n], "chosen_ids": chosen[n:], "rejected_ids": rejected[n:],
                 "length": max(len(chosen), len(rejected))}
