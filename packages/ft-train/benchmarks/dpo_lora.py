@@ -23,12 +23,14 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import re
 import statistics
 import subprocess
 import sys
 import tempfile
 from pathlib import Path
+
+# The sibling SFT benchmark's /usr/bin/time parser (this script's folder is sys.path[0] when run).
+from train_lora import _peak_rss_mib
 
 PEERS = Path(os.environ.get("PEERS", Path.home() / ".cache" / "ft-peers"))
 PAIRS = 80
@@ -75,11 +77,6 @@ def count_tokens(model: str, data_dir: Path) -> int:
     module = ft_data.get_dataset(args, stage="dpo", template=template, tokenizer=tokenizer, seed=42)
     ds = module.train_dataset
     return sum(len(r["chosen_input_ids"]) + len(r["rejected_input_ids"]) for r in ds)
-
-
-def _peak_rss_mib(time_file: Path) -> float:
-    rss = re.search(r"Maximum resident set size \(kbytes\): (\d+)", time_file.read_text())
-    return round(int(rss.group(1)) / 1024, 1) if rss else float("nan")
 
 
 def _run(cmd: list[str], work: Path, env: dict[str, str]) -> float:
