@@ -77,9 +77,14 @@ def test_64_clients_x_8_requests(smol):
 
 @pytest.mark.slow
 def test_small_queue_answers_429_then_recovers(smol):
-    engine, client = smol
+    engine, shared = smol
+    # A fresh connection pool: keep-alive connections the previous test left idle may be closed by
+    # the server (uvicorn's 5 s keep-alive) just as a thread picks one up, and with max_retries=0
+    # that race would read as a lost request.
+    client = openai.OpenAI(base_url=str(shared.base_url), api_key="x", max_retries=0, timeout=600)
     engine.max_queue = 4
     statuses: list[int] = []
+    others: list[str] = []  # anything but a reply or a 429, kept so a failure says what it was
     lock = threading.Lock()
 
     def one() -> None:
@@ -90,6 +95,10 @@ def test_small_queue_answers_429_then_recovers(smol):
             code = 200
         except openai.RateLimitError:
             code = 429
+        except Exception as exc:  # reported by the assertion below
+            with lock:
+                others.append(repr(exc)[:300])
+            return
         with lock:
             statuses.append(code)
 
@@ -99,6 +108,7 @@ def test_small_queue_answers_429_then_recovers(smol):
             t.start()
         for t in threads:
             t.join()
+        assert others == []
         assert statuses.count(429) > 0 and statuses.count(200) >= 32
         assert statuses.count(200) + statuses.count(429) == 64
         for _ in range(3):  # recovered: the queue is empty again
@@ -106,3 +116,4 @@ def test_small_queue_answers_429_then_recovers(smol):
                                                   messages=[{"role": "user", "content": "hi"}]).choices
     finally:
         engine.max_queue = 256
+        client.close()
