@@ -11,7 +11,7 @@ from ft_train.cli import cli
     (["learnig_rate=1e-4"], "unknown key 'learnig_rate'; did you mean 'learning_rate'?"),
     (["lora_rank=eight"], "key 'lora_rank'"),
     (["max_steps=[1, 2]"], "key 'max_steps'"),
-    (["stage=kto"], "unknown stage 'kto'; available: dpo, pt, sft"),
+    (["stage=ppo"], "unknown stage 'ppo'; available: dpo, kto, pt, rm, sft"),
     (["template=llama9"], "key 'template': Template 'llama9' does not exist"),
     (["dataset=no_such_set"], "no_such_set"),
     (["use_galore=true"], "'use_galore' is not implemented"),

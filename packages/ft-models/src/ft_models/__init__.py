@@ -13,6 +13,7 @@ from .adapters import (
     apply_adapter,
     find_lora_targets,
     freeze_trainable_names,
+    is_score_model,
     linear_module_names,
     load_adapters,
 )
@@ -20,7 +21,7 @@ from .args import UNSUPPORTED_KEYS, FinetuningArgs, ModelArgs, check_args
 from .builder import compute_dtype, load_model_and_tokenizer, tokenizer_from_args
 from .gguf_import import import_gguf
 from .info import model_info
-from .loading import load_config, load_model, load_tokenizer
+from .loading import HEADS, load_config, load_model, load_tokenizer
 from .loraplus import loraplus_param_groups
 from .merge import merge_lora, merge_lora_into
 from .patches import (
@@ -36,6 +37,7 @@ from .saving import save_adapter, save_pissa_init
 
 __all__ = [
     "ALIASES",
+    "HEADS",
     "UNSUPPORTED_KEYS",
     "FinetuningArgs",
     "ModelArgs",
@@ -51,6 +53,7 @@ __all__ = [
     "freeze_trainable_names",
     "import_gguf",
     "is_quantized",
+    "is_score_model",
     "linear_module_names",
     "load_adapters",
     "load_config",

@@ -115,12 +115,21 @@ def freeze_trainable_names(model: Any, args: FinetuningArgs) -> list[str]:
     return chosen
 
 
+def is_score_model(model: Any) -> bool:
+    """Whether ``model`` is a reward model (a ``*ForSequenceClassification`` with a ``score`` head)."""
+    return type(model).__name__.endswith("ForSequenceClassification")
+
+
 def _set_trainable(model: Any, names: set[str] | None, upcast: bool) -> None:
-    """Train exactly ``names`` (``None``: everything); trainable half-precision params go to fp32."""
+    """Train exactly ``names`` (``None``: everything); trainable half-precision params go to fp32.
+
+    A reward model's score head is always trained (freeze tuning included): it starts random.
+    """
     import torch
 
+    score = is_score_model(model)
     for name, param in model.named_parameters():
-        trainable = names is None or name in names
+        trainable = names is None or name in names or (score and name.split(".")[0] == "score")
         param.requires_grad_(trainable)
         if trainable and upcast and param.dtype in (torch.float16, torch.bfloat16):
             # Adam states and updates in half precision lose small steps; LLaMA-Factory upcasts too.
@@ -148,8 +157,11 @@ def _lora_config(model: Any, args: FinetuningArgs, resize_vocab: bool):
     # Tied input/output embeddings must stay tied when both are fully trained copies.
     tied = bool(getattr(model.config, "tie_word_embeddings", False)) and bool(
         set(modules_to_save or ()) & output_module_names(model))
+    # A reward model's score head is new: it is trained in full beside the adapter (peft's
+    # SEQ_CLS task adds it to modules_to_save and saves it with the adapter).
+    task = TaskType.SEQ_CLS if is_score_model(model) else TaskType.CAUSAL_LM
     return LoraConfig(
-        task_type=TaskType.CAUSAL_LM,
+        task_type=task,
         r=args.lora_rank,
         lora_alpha=args.alpha,
         lora_dropout=args.lora_dropout,

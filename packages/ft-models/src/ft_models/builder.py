@@ -68,8 +68,11 @@ def _moe_aux_loss(model_or_config: Any, coef: float) -> bool:
 
 
 def load_model_and_tokenizer(model_args: ModelArgs, finetuning_args: FinetuningArgs | None = None,
-                             is_trainable: bool = False):
+                             is_trainable: bool = False, head: str = "lm"):
     """Load tokenizer and model, patch them and apply the adapter; returns ``(model, tokenizer)``.
+
+    ``head="score"`` loads a reward model (see :func:`ft_models.load_model`); its padding token is
+    the tokenizer's, so the score is read at the last real token of right-padded rows.
 
     ``is_trainable=False`` loads for inference: adapters merged, every parameter frozen, eval mode,
     KV cache on (``use_kv_cache``). ``is_trainable=True`` turns gradient checkpointing on unless
@@ -99,8 +102,10 @@ def load_model_and_tokenizer(model_args: ModelArgs, finetuning_args: FinetuningA
         trust_remote_code=model_args.trust_remote_code, rope_scaling=model_args.rope_scaling,
         model_max_length=model_args.model_max_length, use_cache=use_cache,
         enable_liger_kernel=model_args.enable_liger_kernel, quantization_config=quant, device_map=device_map,
-        train_from_scratch=model_args.train_from_scratch,
+        train_from_scratch=model_args.train_from_scratch, head=head,
     )
+    if head == "score" and model.config.pad_token_id is None:
+        model.config.pad_token_id = tokenizer.pad_token_id
     if model_args.resize_vocab:
         resize_embeddings(model, tokenizer)
     if model_args.moe_aux_loss_coef is not None:

@@ -23,6 +23,9 @@ from .patches import (
 )
 from .resolve import resolve_model_path
 
+# The heads `load_model` puts on a checkpoint: the LM head, or a one-output score (reward models).
+HEADS = ("lm", "score")
+
 log = get_logger(__name__)
 
 
@@ -98,9 +101,14 @@ def load_model(
     device_map: Any = None,
     quantization_config: Any = None,
     train_from_scratch: bool = False,
+    head: str = "lm",
     **kwargs: Any,
 ):
-    """A causal LM (``AutoModelForCausalLM``) ready to train or evaluate.
+    """A causal LM (``AutoModelForCausalLM``) ready to train or evaluate, or a reward model.
+
+    ``head``: ``lm`` (the language-model head) or ``score`` (``AutoModelForSequenceClassification``
+    with one output: a scalar reward read at the last non-padding token; a new head is initialised
+    randomly when the checkpoint is a causal LM).
 
     ``dtype``: ``auto|bfloat16|float16|float32`` (auto = float32 on CPU). ``attn_implementation``:
     ``auto|sdpa|eager|fa2|fa3`` (LLaMA-Factory's ``flash_attn`` values, HF names also accepted).
@@ -110,10 +118,15 @@ def load_model(
     Example:
         >>> model = load_model("smollm2-135m-instruct", dtype="float32", attn_implementation="sdpa")
     """
-    from transformers import AutoModelForCausalLM
+    from transformers import AutoModelForCausalLM, AutoModelForSequenceClassification
 
+    if head not in HEADS:
+        raise ValueError(f"head {head!r}: use one of {', '.join(HEADS)}")
+    auto_cls = AutoModelForSequenceClassification if head == "score" else AutoModelForCausalLM
     torch_dtype = resolve_dtype(dtype)
     config = load_config(name_or_path, revision=revision, cache_dir=cache_dir, trust_remote_code=trust_remote_code)
+    if head == "score":
+        config.num_labels = 1
     apply_rope_scaling(config, rope_scaling, model_max_length)
     if use_cache is not None:
         config.use_cache = use_cache
@@ -122,9 +135,9 @@ def load_model(
     common = {"dtype": torch_dtype, "trust_remote_code": trust_remote_code}
     try:
         if train_from_scratch:
-            model = _from_config(AutoModelForCausalLM, config, attn, common)
+            model = _from_config(auto_cls, config, attn, common)
         else:
-            model = _from_pretrained(AutoModelForCausalLM, path, config, attn, common,
+            model = _from_pretrained(auto_cls, path, config, attn, common,
                                      device_map=device_map, quantization_config=quantization_config, **kwargs)
     except (OSError, ValueError, KeyError) as exc:
         raise BadInputError(f"model {name_or_path!r}: cannot load it: {str(exc).splitlines()[0]}") from exc

@@ -112,7 +112,8 @@ class NonFiniteGuard(TrainerCallback):
     and ZeRO-3): going on would only write NaN weights over the last good checkpoint.
     """
 
-    KEYS = ("loss", "grad_norm", "rewards/chosen", "rewards/rejected", "rewards/margins", "eval_loss")
+    KEYS = ("loss", "grad_norm", "rewards/chosen", "rewards/rejected", "rewards/margins", "eval_loss",
+            "mean_reward", "margin", "kl")
 
     def on_log(self, args, state, control, logs=None, **kw):  # type: ignore[no-untyped-def]
         for key in self.KEYS:

@@ -26,7 +26,7 @@ from ft_models import FinetuningArgs, ModelArgs
 from ft_models.generation import GeneratingArgs
 
 from .args import StageArgs, TrainingArgs
-from .dpo import PreferenceArgs
+from .preference import PreferenceArgs
 from .sections import ExportArgs
 
 # LLaMA-Factory keys ft does not implement: named as such instead of "unknown key".
@@ -36,8 +36,7 @@ NOT_IMPLEMENTED = {
     "use_unsloth_gc", "shift_attn", "mixture_of_depths", "use_mca", "use_megatron_bridge", "use_swanlab",
     "oft_rank", "oft_block_size", "oft_target", "module_dropout", "use_dft_loss", "use_asft_loss",
     "use_eaft_loss", "enable_torch_profiler", "fp8", "fp8_backend", "ray_num_workers", "ray_init_kwargs",
-    "use_kt", "reward_model", "ref_model", "ref_model_adapters", "ref_model_quantization_bit", "ppo_epochs",
-    "kto_chosen_weight", "kto_rejected_weight", "simpo_gamma",
+    "use_kt", "reward_model", "ppo_epochs",
     "image_max_pixels", "video_max_pixels", "freeze_vision_tower", "vllm_maxlen", "sglang_maxlen",
 }
 

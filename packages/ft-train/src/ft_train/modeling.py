@@ -69,8 +69,11 @@ def load_tokenizer_and_template(cfg: Any) -> tuple[Any, Any]:
     return tokenizer, template
 
 
-def load_trainable_model(cfg: Any, *, is_trainable: bool = True) -> Any:
-    """The model with its adapter (LoRA/freeze/full) set up for training, or merged for inference."""
+def load_trainable_model(cfg: Any, *, is_trainable: bool = True, head: str = "lm") -> Any:
+    """The model with its adapter (LoRA/freeze/full) set up for training, or merged for inference.
+
+    ``head="score"``: a reward model (one-output score head), for the ``rm`` stage.
+    """
     model, _ = ft_models.load_model_and_tokenizer(model_args(cfg, is_trainable), finetuning_args(cfg),
-                                                  is_trainable=is_trainable)
+                                                  is_trainable=is_trainable, head=head)
     return model

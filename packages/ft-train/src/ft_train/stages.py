@@ -1,11 +1,11 @@
 """The registry of training stages: name -> what data processor and trainer it uses.
 
-Only built stages are registered (``pt``, ``sft``, ``dpo``); asking for another one (``rm``,
-``kto``, ...) is a config error naming the available stages, never a stub that pretends to run.
+Only built stages are registered (``pt``, ``sft``, ``rm``, ``dpo``, ``kto``); asking for another one
+(``ppo``, ...) is a config error naming the available stages, never a stub that pretends to run.
 
 Example:
     >>> sorted(STAGES)
-    ['dpo', 'pt', 'sft']
+    ['dpo', 'kto', 'pt', 'rm', 'sft']
     >>> get_stage("sft").supports_generation
     True
 """
@@ -51,4 +51,6 @@ def get_stage(name: str) -> Stage:
 
 register_stage("pt", "pt", False, "continued pre-training: causal LM loss on every token of packed text")
 register_stage("sft", "sft", True, "supervised fine-tuning: loss on the responses of prompt/response rows")
+register_stage("rm", "rm", False, "reward model: a score head trained on chosen/rejected pairs (TRL's RewardTrainer)")
 register_stage("dpo", "dpo", False, "direct preference optimisation on chosen/rejected pairs (TRL's DPOTrainer)")
+register_stage("kto", "kto", False, "KTO on answers tagged desirable or not (TRL's KTOTrainer)")

@@ -24,11 +24,14 @@ from ft_data.scorers import text_scores
 from .callbacks import LogFileCallback, NonFiniteGuard, ProgressCallback
 from .config import TrainConfig, config_dict
 from .data import load_data, split_prompt_label
-from .dpo import build_dpo_trainer, check_preference_config
+from .dpo import build_dpo_trainer
+from .kto import build_kto_trainer
 from .launch import under_torchrun
 from .modeling import load_tokenizer_and_template, load_trainable_model
 from .outputs import prepare_output_dir
 from .plots import plot_losses
+from .preference import check_preference_config, check_reference_vocabulary, load_reference_model
+from .rm import build_reward_trainer, save_reward_model, to_reward_rows, write_reward_predictions
 from .stages import get_stage
 from .trainer import FtTrainer, build_training_arguments, token_accuracy_metrics
 from .validation import Runtime, validate_train_args
@@ -72,15 +75,23 @@ def run_train(cfg: TrainConfig, runtime: Runtime | None = None) -> dict[str, Any
                                 resume=cfg.resume_from_checkpoint, is_main=_is_main())
     set_seed(cfg.seed)
     tokenizer, template = load_tokenizer_and_template(cfg)
+    check_reference_vocabulary(cfg, tokenizer)
     data = load_data(cfg, stage.data_stage, template, tokenizer)
     set_seed(cfg.seed)  # adapter initialisation does not depend on how much data loading consumed
-    model = load_trainable_model(cfg, is_trainable=cfg.do_train)
+    model = load_trainable_model(cfg, is_trainable=cfg.do_train, head="score" if cfg.stage == "rm" else "lm")
+    ref_model = load_reference_model(cfg) if cfg.stage in ("dpo", "kto") else None
     compute_metrics = preprocess = None
     if cfg.compute_accuracy:
         compute_metrics, preprocess = token_accuracy_metrics()
     if cfg.stage == "dpo":
         trainer = build_dpo_trainer(cfg, model, tokenizer, data.train_dataset, data.eval_dataset,
-                                    explicit=cfg.model_fields_set)
+                                    explicit=cfg.model_fields_set, ref_model=ref_model)
+    elif cfg.stage == "kto":
+        trainer = build_kto_trainer(cfg, model, tokenizer, data.train_dataset, data.eval_dataset,
+                                    explicit=cfg.model_fields_set, ref_model=ref_model)
+    elif cfg.stage == "rm":
+        trainer = build_reward_trainer(cfg, model, tokenizer, data.train_dataset, data.eval_dataset,
+                                       explicit=cfg.model_fields_set)
     else:
         args = build_training_arguments(cfg.model_dump(), explicit=cfg.model_fields_set)
         trainer = FtTrainer(model=model, args=args, train_dataset=data.train_dataset,
@@ -121,12 +132,18 @@ def run_train(cfg: TrainConfig, runtime: Runtime | None = None) -> dict[str, Any
             trainer.save_state()
             results.update(metrics)
             if cfg.plot_loss and trainer.is_world_process_zero():
-                keys = ("loss", "eval_loss", "rewards/accuracies", "eval_rewards/accuracies")
+                keys = ("loss", "eval_loss", "rewards/accuracies", "eval_rewards/accuracies", "accuracy",
+                        "eval_accuracy")
                 plot_losses(trainer.state.log_history, output_dir, keys=keys)
         if cfg.do_eval and data.eval_dataset is not None:
             metrics = trainer.evaluate(metric_key_prefix="eval")
             trainer.log_metrics("eval", metrics)
             trainer.save_metrics("eval", metrics)
+            results.update(metrics)
+        if cfg.do_predict and cfg.stage == "rm" and data.eval_dataset is not None:
+            metrics = write_reward_predictions(trainer, to_reward_rows(data.eval_dataset), output_dir,
+                                               cfg.per_device_eval_batch_size)
+            trainer.save_metrics("predict", metrics)
             results.update(metrics)
         if cfg.do_predict and cfg.predict_with_generate and data.eval_dataset is not None:
             if not stage.supports_generation:
@@ -134,6 +151,8 @@ def run_train(cfg: TrainConfig, runtime: Runtime | None = None) -> dict[str, Any
             metrics = predict_with_generate(cfg, trainer.model, tokenizer, template, data.eval_dataset, output_dir)
             trainer.save_metrics("predict", metrics)
             results.update(metrics)
+        if cfg.stage == "rm" and cfg.do_train and _is_main():
+            save_reward_model(trainer, tokenizer, output_dir)
         if recorder is not None:
             recorder.metrics.update(results)
     return results

@@ -1,0 +1,110 @@
+"""The ``rm`` stage on the tiny Llama: a score head trained on LLaMA-Factory ``ranking: true`` pairs.
+
+Pairs: "What is a plus b?" with the right sum chosen and a wrong answer rejected ("… or so"), so a
+reward model that learns anything ranks the held-out pairs the right way round.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+from pathlib import Path
+
+import pytest
+import yaml
+
+from ft_train import load_train_config, run_train
+
+pytestmark = pytest.mark.timeout(300)
+
+
+@pytest.fixture(scope="module")
+def pair_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    rng = random.Random(3)
+    rows = []
+    for _ in range(40):
+        a, b = rng.randint(0, 9), rng.randint(0, 9)
+        rows.append({"instruction": f"What is {a} plus {b}?", "input": "", "chosen": str(a + b),
+                     "rejected": f"{a + b + rng.randint(1, 5)} or so"})
+    root = tmp_path_factory.mktemp("rm")
+    (root / "train.json").write_text(json.dumps(rows[:32]))
+    (root / "test.json").write_text(json.dumps(rows[32:]))
+    columns = {"prompt": "instruction", "query": "input", "chosen": "chosen", "rejected": "rejected"}
+    info = {name: {"file_name": f"{name}.json", "ranking": True, "columns": columns} for name in ("train", "test")}
+    (root / "dataset_info.json").write_text(json.dumps(info))
+    return root
+
+
+def rm_config(tiny_config, pair_dir, **extra):
+    cfg = {**tiny_config, "stage": "rm", "dataset": "train", "eval_dataset": "test", "dataset_dir": str(pair_dir),
+           "max_steps": 24, "learning_rate": 5.0e-3, "per_device_train_batch_size": 4,
+           "per_device_eval_batch_size": 8, "do_eval": True, "do_predict": True, "plot_loss": True, **extra}
+    path = Path(cfg["output_dir"]).parent / "rm.yaml"
+    path.write_text(yaml.safe_dump(cfg))
+    return load_train_config(path)
+
+
+def _held_out_accuracy(model_dir: Path, pair_dir: Path) -> float:
+    """Pairwise accuracy of a saved reward model, loaded as ft-serve loads one (no ft-train code)."""
+    import torch
+    from transformers import AutoModelForSequenceClassification, AutoTokenizer
+
+    tokenizer = AutoTokenizer.from_pretrained(model_dir)
+    model = AutoModelForSequenceClassification.from_pretrained(model_dir).eval()
+    right = 0
+    rows = json.loads((pair_dir / "test.json").read_text())
+    for row in rows:
+        texts = [tokenizer.apply_chat_template([{"role": "user", "content": row["instruction"]},
+                                                {"role": "assistant", "content": row[side]}], tokenize=False)
+                 for side in ("chosen", "rejected")]
+        enc = tokenizer(texts, padding=True, return_tensors="pt")
+        with torch.no_grad():
+            chosen, rejected = model(**enc).logits[:, 0].tolist()
+        right += chosen > rejected
+    return right / len(rows)
+
+
+@pytest.mark.parametrize("finetuning_type", ["lora", "full"])
+def test_reward_model_learns_the_pairs_and_is_saved_servable(tiny_config, pair_dir, finetuning_type):
+    extra = {"learning_rate": 5.0e-4} if finetuning_type == "full" else {}
+    cfg = rm_config(tiny_config, pair_dir, finetuning_type=finetuning_type, **extra)
+    results = run_train(cfg)
+    out = Path(cfg.output_dir)
+    state = json.loads((out / "trainer_state.json").read_text())
+    logs = [e for e in state["log_history"] if "loss" in e and "accuracy" in e]
+    first, last = logs[:4], logs[-4:]
+    mean = lambda xs, k: sum(x[k] for x in xs) / len(xs)  # noqa: E731
+    assert mean(last, "loss") < mean(first, "loss"), [x["loss"] for x in logs]
+    assert mean(last, "accuracy") > mean(first, "accuracy") or mean(last, "accuracy") == 1.0
+    assert results["eval_accuracy"] >= 0.75, results
+    # predictions: one {"chosen", "rejected"} line per held-out pair, LLaMA-Factory's format
+    lines = [json.loads(x) for x in (out / "generated_predictions.jsonl").read_text().splitlines()]
+    assert len(lines) == 8 and set(lines[0]) == {"chosen", "rejected"}
+    assert results["predict_accuracy"] == pytest.approx(sum(x["chosen"] > x["rejected"] for x in lines) / 8)
+    assert (out / "training_loss.png").is_file() and (out / "accuracy.png").is_file()
+    # the saved reward model loads as a plain sequence-classification checkpoint
+    model_dir = out / "reward_model" if finetuning_type == "lora" else out
+    if finetuning_type == "lora":
+        assert (out / "adapter_model.safetensors").is_file()
+    from transformers import AutoConfig
+
+    config = AutoConfig.from_pretrained(model_dir)
+    assert config.architectures[0].endswith("ForSequenceClassification") and config.num_labels == 1
+    assert _held_out_accuracy(model_dir, pair_dir) >= 0.75
+
+
+def test_rm_refuses_load_best_model_at_end(tiny_config, pair_dir):
+    from ft_core import ConfigError
+    from ft_train.workflow import check_train_config
+
+    with pytest.raises(ConfigError, match="key 'load_best_model_at_end': not allowed for stage 'rm'"):
+        check_train_config(rm_config(tiny_config, pair_dir, load_best_model_at_end=True))
+
+
+def test_rm_on_a_dataset_without_pairs_is_exit_2(tiny_config, data_dir, tmp_path, helpers):
+    from ft_train.cli import main
+
+    cfg = {**tiny_config, "stage": "rm", "dataset": "add", "dataset_dir": str(data_dir)}
+    with pytest.raises(SystemExit) as exc:
+        main(["train", str(helpers.write_yaml(tmp_path / "rm.yaml", cfg))])
+    assert exc.value.code == 2
