@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import json
 import random
+import re
 import sys
 from pathlib import Path
 
@@ -30,6 +31,8 @@ SYSTEM = "Answer with the final number only."
 ARITH = {"size": 700, "seed": 42, "min_terms": 2, "max_terms": 2, "min_digits": 1, "max_digits": 2,
          "operators": ["+", "-"], "allow_parentheses": False, "allow_negation": False}
 GSM = {"size": 140, "seed": 42}
+# Reward-model pairs: more arithmetic from another seed (questions of the held-out split left out).
+ARITH_RM = {**ARITH, "size": 460, "seed": 7}
 NAME = "Ft-Assistant"
 
 
@@ -52,6 +55,13 @@ def wrong_answer(entry: dict, ds, rng: random.Random) -> str:
         candidate = str(int(entry["answer"]) + rng.choice([-10, -2, -1, 1, 2, 3, 10]))
         if ds.score_answer(answer=candidate, entry=entry) < 1.0:
             return candidate
+
+
+def flipped_operator_answer(entry: dict, ds) -> str | None:
+    """The result with + and − swapped (a common slip), when the verifier rejects it."""
+    left, operator, right = re.fullmatch(r"\s*(\d+)\s*([+-])\s*(\d+)\s*", entry["metadata"]["expression"]).groups()
+    candidate = str(int(left) - int(right) if operator == "+" else int(left) + int(right))
+    return candidate if ds.score_answer(answer=candidate, entry=entry) < 1.0 else None
 
 
 def write_json(name: str, rows: list) -> None:
@@ -129,6 +139,15 @@ def main() -> None:
         kto.append({"instruction": e["question"], "input": "", "output": e["answer"] if good else wrong_answer(e, ds, rng),
                     "kto_tag": good})
     write_json("rg_kto.json", kto)
+
+    heldout_questions = {e["question"] for e, _ in arith_eval}
+    rm_pairs = []
+    for e, ds in verified("basic_arithmetic", ARITH_RM):
+        rejected = flipped_operator_answer(e, ds)
+        if e["question"] in heldout_questions or rejected is None:
+            continue
+        rm_pairs.append({"instruction": e["question"], "input": "", "chosen": e["answer"], "rejected": rejected})
+    write_json("rg_rm.json", rm_pairs[:400])
 
     tools = [{"name": "calculator", "description": "Evaluate an arithmetic expression exactly.",
               "parameters": {"type": "object", "properties": {"expression": {"type": "string",
