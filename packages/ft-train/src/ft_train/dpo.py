@@ -26,6 +26,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from .logprobs import install_labelled_heads
 from .pref_losses import (
     FT_LOSSES,
     LENGTH_AVERAGED,
@@ -208,4 +209,5 @@ def build_dpo_trainer(cfg: Any, model: Any, tokenizer: Any, train_dataset: Any, 
         ft_params={"simpo_gamma": cfg.simpo_gamma, "label_smoothing": cfg.dpo_label_smoothing,
                    "pref_ftx": cfg.pref_ftx})
     drop_reference_adapter_copy(trainer, cfg)
+    install_labelled_heads(trainer)  # CPU: TRL's fallback head scores every position (see ft_train.logprobs)
     return trainer

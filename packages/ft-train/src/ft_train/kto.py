@@ -20,6 +20,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from .logprobs import install_labelled_heads
 from .preference import drop_reference_adapter_copy
 
 
@@ -74,4 +75,5 @@ def build_kto_trainer(cfg: Any, model: Any, tokenizer: Any, train_dataset: Any, 
                                eval_dataset=to_trl_rows(eval_dataset), processing_class=tokenizer)
     trainer.args.train_sampling_strategy, trainer.args.per_device_train_batch_size = sampling, batch_size
     drop_reference_adapter_copy(trainer, cfg)
+    install_labelled_heads(trainer)  # CPU: TRL's fallback head scores every position (see ft_train.logprobs)
     return trainer
