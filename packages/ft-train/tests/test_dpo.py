@@ -218,6 +218,22 @@ def test_ref_model_with_another_vocabulary_is_exit_2_before_loading(tiny_config,
     assert exc.value.code == 2
 
 
+def test_sharegpt_pairs_give_the_same_rows_as_alpaca_pairs(tiny_config, data_dir, tmp_path, helpers):
+    """LLaMA-Factory's two ranking forms of the same pairs reach TRL as the same token ids."""
+    from ft_train.data import load_data
+    from ft_train.dpo import to_trl_rows
+    from ft_train.modeling import load_tokenizer_and_template
+
+    rows = {}
+    for name in ("pairs", "pairs_sharegpt"):
+        path = helpers.write_yaml(tmp_path / f"{name}.yaml", {**tiny_config, "stage": "dpo", "dataset": name,
+                                                              "dataset_dir": str(data_dir)})
+        cfg = load_train_config(path)
+        tokenizer, template = load_tokenizer_and_template(cfg)
+        rows[name] = to_trl_rows(load_data(cfg, "dpo", template, tokenizer).train_dataset).to_list()
+    assert len(rows["pairs"]) == 48 and rows["pairs"] == rows["pairs_sharegpt"]
+
+
 def test_dpo_on_a_dataset_without_pairs_is_exit_2(tiny_config, pref_dir, tmp_path, helpers):
     from ft_train.cli import main
 

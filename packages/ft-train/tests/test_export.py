@@ -1,10 +1,12 @@
-"""``ft export`` merges the trained LoRA: plain transformers reloads it with the adapter model's logits."""
+"""``ft export`` merges the trained LoRA (SFT or DPO alike): plain transformers reloads it with the adapter
+model's logits."""
 
 from __future__ import annotations
 
 import json
 from pathlib import Path
 
+import pytest
 import torch
 from peft import PeftModel
 from transformers import AutoModelForCausalLM, AutoTokenizer
@@ -14,8 +16,9 @@ from ft_train.cli import cli
 from ft_train.config import TrainConfig
 
 
-def test_export_reloads_with_identical_logits(tiny_config, tiny_llama_path, helpers, tmp_path):
-    cfg = {**tiny_config, "max_steps": 3}
+@pytest.mark.parametrize("stage", [{}, {"stage": "dpo", "dataset": "pairs", "pref_beta": 0.5}], ids=["sft", "dpo"])
+def test_export_reloads_with_identical_logits(tiny_config, tiny_llama_path, helpers, tmp_path, stage):
+    cfg = {**tiny_config, "max_steps": 3, **stage}
     run_train(TrainConfig(**cfg))
     adapter = Path(cfg["output_dir"])
     merged = tmp_path / "merged"

@@ -9,8 +9,14 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
 import torch
 from safetensors.torch import load_file
+
+# Every stage resumes the same way: the Trainer's checkpoints, whatever computes the loss.
+STAGES = {"sft": {}, "dpo": {"stage": "dpo", "dataset": "pairs", "pref_beta": 0.5},
+          "kto": {"stage": "kto", "dataset": "feedback", "pref_beta": 0.5},
+          "rm": {"stage": "rm", "dataset": "pairs"}}
 
 
 def _train_cmd(config: Path) -> list[str]:
@@ -21,9 +27,10 @@ def _complete(ckpt: Path) -> bool:
     return (ckpt / "trainer_state.json").is_file() and (ckpt / "rng_state.pth").is_file()
 
 
-def test_sigkill_then_resume_matches_uninterrupted(tiny_config, helpers, tmp_path):
+@pytest.mark.parametrize("stage", list(STAGES))
+def test_sigkill_then_resume_matches_uninterrupted(tiny_config, helpers, tmp_path, stage):
     base = {**tiny_config, "max_steps": 6, "save_strategy": "steps", "save_steps": 2, "save_total_limit": 5,
-            "lr_scheduler_type": "cosine", "overwrite_output_dir": False}
+            "lr_scheduler_type": "cosine", "overwrite_output_dir": False, **STAGES[stage]}
     clean = {**base, "output_dir": str(tmp_path / "clean")}
     subprocess.run(_train_cmd(helpers.write_yaml(tmp_path / "clean.yaml", clean)), check=True,
                    capture_output=True)

@@ -93,12 +93,16 @@ def test_reward_model_learns_the_pairs_and_is_saved_servable(tiny_config, pair_d
     assert _held_out_accuracy(model_dir, pair_dir) >= 0.75
 
 
-def test_rm_refuses_load_best_model_at_end(tiny_config, pair_dir):
+@pytest.mark.parametrize(("override", "message"), [
+    ({"load_best_model_at_end": True}, "key 'load_best_model_at_end': not allowed for stage 'rm'"),
+    ({"ref_model": "x"}, "key 'ref_model': stage 'rm' has no reference model"),
+])
+def test_bad_rm_config_is_one_line(tiny_config, pair_dir, override, message):
     from ft_core import ConfigError
     from ft_train.workflow import check_train_config
 
-    with pytest.raises(ConfigError, match="key 'load_best_model_at_end': not allowed for stage 'rm'"):
-        check_train_config(rm_config(tiny_config, pair_dir, load_best_model_at_end=True))
+    with pytest.raises(ConfigError, match=message):
+        check_train_config(rm_config(tiny_config, pair_dir, **override))
 
 
 def test_rm_on_a_dataset_without_pairs_is_exit_2(tiny_config, data_dir, tmp_path, helpers):

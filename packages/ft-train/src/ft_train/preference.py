@@ -68,6 +68,8 @@ def check_preference_config(cfg: Any) -> None:
     if cfg.stage == "rm":
         if cfg.load_best_model_at_end:
             raise ConfigError("key 'load_best_model_at_end': not allowed for stage 'rm' (as in LLaMA-Factory)")
+        if cfg.ref_model:
+            raise ConfigError("key 'ref_model': stage 'rm' has no reference model; remove it")
         return
     if cfg.ref_model_adapters and not cfg.ref_model:
         raise ConfigError("key 'ref_model_adapters': needs 'ref_model' (the model the adapters belong to)")
