@@ -27,8 +27,8 @@ def _rows() -> list[dict[str, str]]:
 @pytest.fixture(scope="session")
 def data_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """``add`` (48 alpaca rows), ``add_eval`` (8 rows), ``text`` (pre-training text), and the same
-    sums as ``pairs`` (``ranking: true``: right sum chosen, a wrong one rejected; ``pairs_sharegpt`` the
-    same pairs in sharegpt form) and ``feedback``
+    sums as ``pairs``/``pairs_eval`` (40 + 8, ``ranking: true``: right sum chosen, a wrong one
+    rejected; ``pairs_sharegpt`` the 40 in sharegpt form) and ``feedback`` (48)
     (``kto_tag``: every other answer wrong)."""
     root = tmp_path_factory.mktemp("data")
     rows = _rows()
@@ -37,20 +37,22 @@ def data_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     texts = [{"text": f"Numbers {i} and {i + 1} follow each other. " * 4} for i in range(24)]
     (root / "text.json").write_text(json.dumps(texts))
     wrong = [f"{int(r['output']) + 1 + i % 4} or so" for i, r in enumerate(rows)]
-    (root / "pairs.json").write_text(json.dumps([
-        {"instruction": r["instruction"], "input": "", "chosen": r["output"], "rejected": w}
-        for r, w in zip(rows, wrong, strict=True)]))
+    pairs = [{"instruction": r["instruction"], "input": "", "chosen": r["output"], "rejected": w}
+             for r, w in zip(rows, wrong, strict=True)]
+    (root / "pairs.json").write_text(json.dumps(pairs[:40]))
+    (root / "pairs_eval.json").write_text(json.dumps(pairs[40:]))
     (root / "feedback.json").write_text(json.dumps([
         {"instruction": r["instruction"], "input": "", "output": r["output"] if i % 2 == 0 else wrong[i],
          "tag": i % 2 == 0} for i, r in enumerate(rows)]))
     (root / "pairs_sharegpt.json").write_text(json.dumps([
         {"conversations": [{"from": "human", "value": r["instruction"]}], "chosen": {"from": "gpt", "value": r["output"]},
-         "rejected": {"from": "gpt", "value": w}} for r, w in zip(rows, wrong, strict=True)]))
+         "rejected": {"from": "gpt", "value": w}} for r, w in zip(rows[:40], wrong, strict=False)]))
     pair_columns = {"prompt": "instruction", "query": "input", "chosen": "chosen", "rejected": "rejected"}
     feedback_columns = {"prompt": "instruction", "query": "input", "response": "output", "kto_tag": "tag"}
     info = {"add": {"file_name": "add.json"}, "add_eval": {"file_name": "add_eval.json"},
             "text": {"file_name": "text.json", "columns": {"prompt": "text"}},
             "pairs": {"file_name": "pairs.json", "ranking": True, "columns": pair_columns},
+            "pairs_eval": {"file_name": "pairs_eval.json", "ranking": True, "columns": pair_columns},
             "pairs_sharegpt": {"file_name": "pairs_sharegpt.json", "formatting": "sharegpt", "ranking": True,
                                "columns": {"messages": "conversations", "chosen": "chosen", "rejected": "rejected"}},
             "feedback": {"file_name": "feedback.json", "columns": feedback_columns}}

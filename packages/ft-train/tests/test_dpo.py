@@ -231,7 +231,7 @@ def test_sharegpt_pairs_give_the_same_rows_as_alpaca_pairs(tiny_config, data_dir
         cfg = load_train_config(path)
         tokenizer, template = load_tokenizer_and_template(cfg)
         rows[name] = to_trl_rows(load_data(cfg, "dpo", template, tokenizer).train_dataset).to_list()
-    assert len(rows["pairs"]) == 48 and rows["pairs"] == rows["pairs_sharegpt"]
+    assert len(rows["pairs"]) == 40 and rows["pairs"] == rows["pairs_sharegpt"]
 
 
 def test_dpo_on_a_dataset_without_pairs_is_exit_2(tiny_config, pref_dir, tmp_path, helpers):

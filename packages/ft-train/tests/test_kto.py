@@ -1,12 +1,12 @@
 """The ``kto`` stage on the tiny Llama: TRL's KTOTrainer on LLaMA-Factory ``kto_tag`` rows.
 
-Rows: "What is a plus b?" answered with the right sum (``tag: true``) or a wrong one (``false``).
+Rows (conftest's ``feedback``): "What is a plus b?" answered with the right sum (``tag: true``) or a
+wrong one (``false``); ``add`` has no tag column.
 """
 
 from __future__ import annotations
 
 import json
-import random
 from pathlib import Path
 
 import pytest
@@ -17,27 +17,8 @@ from ft_train import load_train_config, run_train
 pytestmark = pytest.mark.timeout(300)
 
 
-@pytest.fixture(scope="module")
-def kto_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    rng = random.Random(5)
-    rows = []
-    for i in range(24):
-        a, b = rng.randint(0, 9), rng.randint(0, 9)
-        good = i % 2 == 0
-        answer = str(a + b) if good else f"{a + b + rng.randint(1, 5)} or so"
-        rows.append({"instruction": f"What is {a} plus {b}?", "input": "", "output": answer, "tag": good})
-    root = tmp_path_factory.mktemp("kto")
-    (root / "feedback.json").write_text(json.dumps(rows))
-    (root / "untagged.json").write_text(json.dumps([{k: v for k, v in r.items() if k != "tag"} for r in rows]))
-    info = {"feedback": {"file_name": "feedback.json", "columns": {"prompt": "instruction", "query": "input",
-                                                                     "response": "output", "kto_tag": "tag"}},
-            "untagged": {"file_name": "untagged.json"}}
-    (root / "dataset_info.json").write_text(json.dumps(info))
-    return root
-
-
-def kto_config(tiny_config, kto_dir, **extra):
-    cfg = {**tiny_config, "stage": "kto", "dataset": "feedback", "dataset_dir": str(kto_dir), "max_steps": 12,
+def kto_config(tiny_config, data_dir, **extra):
+    cfg = {**tiny_config, "stage": "kto", "dataset": "feedback", "dataset_dir": str(data_dir), "max_steps": 12,
            "learning_rate": 1.0e-2, "per_device_train_batch_size": 4, "pref_beta": 0.5, **extra}
     path = Path(cfg["output_dir"]).parent / "kto.yaml"
     path.write_text(yaml.safe_dump(cfg))
@@ -49,8 +30,8 @@ def history(output_dir) -> list[dict]:
     return [e for e in state["log_history"] if "loss" in e]
 
 
-def test_kto_loss_goes_down_and_the_reward_margin_up(tiny_config, kto_dir):
-    cfg = kto_config(tiny_config, kto_dir, kto_chosen_weight=1.0, kto_rejected_weight=1.33, plot_loss=True)
+def test_kto_loss_goes_down_and_the_reward_margin_up(tiny_config, data_dir):
+    cfg = kto_config(tiny_config, data_dir, kto_chosen_weight=1.0, kto_rejected_weight=1.33, plot_loss=True)
     run_train(cfg)
     logs = history(cfg.output_dir)
     mean = lambda xs, k: sum(x[k] for x in xs if k in x) / max(1, sum(k in x for x in xs))  # noqa: E731
@@ -63,12 +44,12 @@ def test_kto_loss_goes_down_and_the_reward_margin_up(tiny_config, kto_dir):
     assert (Path(cfg.output_dir) / "adapter_model.safetensors").is_file()
 
 
-def test_kto_trainer_keeps_the_configured_sampling_and_uses_ft_datas_kl_pairs(tiny_config, kto_dir):
+def test_kto_trainer_keeps_the_configured_sampling_and_uses_ft_datas_kl_pairs(tiny_config, data_dir):
     from ft_train.data import load_data
     from ft_train.kto import build_kto_trainer
     from ft_train.modeling import load_tokenizer_and_template, load_trainable_model
 
-    cfg = kto_config(tiny_config, kto_dir)
+    cfg = kto_config(tiny_config, data_dir)
     tokenizer, template = load_tokenizer_and_template(cfg)
     data = load_data(cfg, "kto", template, tokenizer)
     trainer = build_kto_trainer(cfg, load_trainable_model(cfg), tokenizer, data.train_dataset, None)
@@ -83,7 +64,7 @@ def test_kto_trainer_keeps_the_configured_sampling_and_uses_ft_datas_kl_pairs(ti
     assert weights == (cfg.kto_chosen_weight, cfg.kto_rejected_weight)
 
 
-def test_kto_without_a_tag_column_is_exit_2_before_the_model_loads(tiny_config, kto_dir, tmp_path, helpers,
+def test_kto_without_a_tag_column_is_exit_2_before_the_model_loads(tiny_config, data_dir, tmp_path, helpers,
                                                                   monkeypatch, capsys):
     import ft_models
     from ft_train.cli import main
@@ -92,7 +73,7 @@ def test_kto_without_a_tag_column_is_exit_2_before_the_model_loads(tiny_config, 
         raise AssertionError("the model was loaded before the data was checked")
 
     monkeypatch.setattr(ft_models, "load_model_and_tokenizer", no_weights)
-    cfg = {**tiny_config, "stage": "kto", "dataset": "untagged", "dataset_dir": str(kto_dir)}
+    cfg = {**tiny_config, "stage": "kto", "dataset": "add", "dataset_dir": str(data_dir)}
     with pytest.raises(SystemExit) as exc:
         main(["train", str(helpers.write_yaml(tmp_path / "kto.yaml", cfg))])
     assert exc.value.code == 2
@@ -104,10 +85,11 @@ def test_kto_without_a_tag_column_is_exit_2_before_the_model_loads(tiny_config, 
     ({"pref_loss": "hinge"}, "key 'pref_loss': stage 'kto' has one loss"),
     ({"pref_ftx": 0.1}, "key 'pref_ftx': the SFT term is not built for stage 'kto'"),
     ({"kto_rejected_weight": 0.0}, "key 'kto_rejected_weight': must be > 0"),
+    ({"ld_alpha": 0.5}, "key 'ld_alpha': stage 'kto' does not read it"),
 ])
-def test_bad_kto_config_is_one_line(tiny_config, kto_dir, override, message):
+def test_bad_kto_config_is_one_line(tiny_config, data_dir, override, message):
     from ft_core import ConfigError
     from ft_train.workflow import check_train_config
 
     with pytest.raises(ConfigError, match=message):
-        check_train_config(kto_config(tiny_config, kto_dir, **override))
+        check_train_config(kto_config(tiny_config, data_dir, **override))

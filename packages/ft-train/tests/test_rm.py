@@ -1,13 +1,12 @@
 """The ``rm`` stage on the tiny Llama: a score head trained on LLaMA-Factory ``ranking: true`` pairs.
 
-Pairs: "What is a plus b?" with the right sum chosen and a wrong answer rejected ("… or so"), so a
-reward model that learns anything ranks the held-out pairs the right way round.
+Pairs (conftest's ``pairs``/``pairs_eval``): "What is a plus b?" with the right sum chosen and a wrong
+answer rejected ("… or so"), so a reward model that learns anything ranks held-out pairs right.
 """
 
 from __future__ import annotations
 
 import json
-import random
 from pathlib import Path
 
 import pytest
@@ -18,25 +17,8 @@ from ft_train import load_train_config, run_train
 pytestmark = pytest.mark.timeout(300)
 
 
-@pytest.fixture(scope="module")
-def pair_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    rng = random.Random(3)
-    rows = []
-    for _ in range(40):
-        a, b = rng.randint(0, 9), rng.randint(0, 9)
-        rows.append({"instruction": f"What is {a} plus {b}?", "input": "", "chosen": str(a + b),
-                     "rejected": f"{a + b + rng.randint(1, 5)} or so"})
-    root = tmp_path_factory.mktemp("rm")
-    (root / "train.json").write_text(json.dumps(rows[:32]))
-    (root / "test.json").write_text(json.dumps(rows[32:]))
-    columns = {"prompt": "instruction", "query": "input", "chosen": "chosen", "rejected": "rejected"}
-    info = {name: {"file_name": f"{name}.json", "ranking": True, "columns": columns} for name in ("train", "test")}
-    (root / "dataset_info.json").write_text(json.dumps(info))
-    return root
-
-
-def rm_config(tiny_config, pair_dir, **extra):
-    cfg = {**tiny_config, "stage": "rm", "dataset": "train", "eval_dataset": "test", "dataset_dir": str(pair_dir),
+def rm_config(tiny_config, data_dir, **extra):
+    cfg = {**tiny_config, "stage": "rm", "dataset": "pairs", "eval_dataset": "pairs_eval", "dataset_dir": str(data_dir),
            "max_steps": 24, "learning_rate": 5.0e-3, "per_device_train_batch_size": 4,
            "per_device_eval_batch_size": 8, "do_eval": True, "do_predict": True, "plot_loss": True, **extra}
     path = Path(cfg["output_dir"]).parent / "rm.yaml"
@@ -44,7 +26,7 @@ def rm_config(tiny_config, pair_dir, **extra):
     return load_train_config(path)
 
 
-def _held_out_accuracy(model_dir: Path, pair_dir: Path) -> float:
+def _held_out_accuracy(model_dir: Path, data_dir: Path) -> float:
     """Pairwise accuracy of a saved reward model, loaded as ft-serve loads one (no ft-train code)."""
     import torch
     from transformers import AutoModelForSequenceClassification, AutoTokenizer
@@ -52,7 +34,7 @@ def _held_out_accuracy(model_dir: Path, pair_dir: Path) -> float:
     tokenizer = AutoTokenizer.from_pretrained(model_dir)
     model = AutoModelForSequenceClassification.from_pretrained(model_dir).eval()
     right = 0
-    rows = json.loads((pair_dir / "test.json").read_text())
+    rows = json.loads((data_dir / "pairs_eval.json").read_text())
     for row in rows:
         texts = [tokenizer.apply_chat_template([{"role": "user", "content": row["instruction"]},
                                                 {"role": "assistant", "content": row[side]}], tokenize=False)
@@ -65,9 +47,9 @@ def _held_out_accuracy(model_dir: Path, pair_dir: Path) -> float:
 
 
 @pytest.mark.parametrize("finetuning_type", ["lora", "full"])
-def test_reward_model_learns_the_pairs_and_is_saved_servable(tiny_config, pair_dir, finetuning_type):
+def test_reward_model_learns_the_pairs_and_is_saved_servable(tiny_config, data_dir, finetuning_type):
     extra = {"learning_rate": 5.0e-4} if finetuning_type == "full" else {}
-    cfg = rm_config(tiny_config, pair_dir, finetuning_type=finetuning_type, **extra)
+    cfg = rm_config(tiny_config, data_dir, finetuning_type=finetuning_type, **extra)
     results = run_train(cfg)
     out = Path(cfg.output_dir)
     state = json.loads((out / "trainer_state.json").read_text())
@@ -90,19 +72,19 @@ def test_reward_model_learns_the_pairs_and_is_saved_servable(tiny_config, pair_d
 
     config = AutoConfig.from_pretrained(model_dir)
     assert config.architectures[0].endswith("ForSequenceClassification") and config.num_labels == 1
-    assert _held_out_accuracy(model_dir, pair_dir) >= 0.75
+    assert _held_out_accuracy(model_dir, data_dir) >= 0.75
 
 
 @pytest.mark.parametrize(("override", "message"), [
     ({"load_best_model_at_end": True}, "key 'load_best_model_at_end': not allowed for stage 'rm'"),
     ({"ref_model": "x"}, "key 'ref_model': stage 'rm' has no reference model"),
 ])
-def test_bad_rm_config_is_one_line(tiny_config, pair_dir, override, message):
+def test_bad_rm_config_is_one_line(tiny_config, data_dir, override, message):
     from ft_core import ConfigError
     from ft_train.workflow import check_train_config
 
     with pytest.raises(ConfigError, match=message):
-        check_train_config(rm_config(tiny_config, pair_dir, **override))
+        check_train_config(rm_config(tiny_config, data_dir, **override))
 
 
 def test_rm_on_a_dataset_without_pairs_is_exit_2(tiny_config, data_dir, tmp_path, helpers):

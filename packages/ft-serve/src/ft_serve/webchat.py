@@ -85,6 +85,7 @@ class _Turn:
     def __init__(self) -> None:
         self.stop = asyncio.Event()
         self.done = asyncio.Event()
+        self.cleared = False  # ended by Clear: the reply's last update empties the chat
 
 
 async def _until_stopped(pieces: AsyncIterator[str], stop: asyncio.Event) -> AsyncIterator[str]:
@@ -122,9 +123,10 @@ def build_webchat(chat: ChatModel) -> gradio.Blocks:
     names = chat.engine.model_names()
     turns: dict[str, _Turn] = {}  # session -> its reply in progress
 
-    async def end_turn(request) -> None:
+    async def end_turn(request, clear: bool = False) -> None:
         turn = turns.get(request.session_hash)
         if turn is not None:
+            turn.cleared = turn.cleared or clear
             turn.stop.set()
             with contextlib.suppress(asyncio.TimeoutError):
                 await asyncio.wait_for(turn.done.wait(), 30)
@@ -150,6 +152,10 @@ def build_webchat(chat: ChatModel) -> gradio.Blocks:
                     pieces.append(piece)
                     shown = [*asked, {"role": "assistant", "content": "".join(pieces)}]
                     yield shown, shown, ""
+                if turn.cleared:
+                    # An update yielded just before Clear can reach the page after Clear's own empty
+                    # output; this reply's last update is empty too, so the chat ends empty either way.
+                    yield [], [], ""
             except (FtError, ApiError, ValueError) as exc:  # context too long, queue full, bad sampling value:
                 # the turn is dropped, the message goes back in the box and a toast says why
                 yield history, history, message
@@ -163,7 +169,7 @@ def build_webchat(chat: ChatModel) -> gradio.Blocks:
         await end_turn(request)
 
     async def clear_chat(request) -> tuple[list[Any], list[Any]]:
-        await end_turn(request)  # the reply ends before the page is emptied, so no late piece refills it
+        await end_turn(request, clear=True)  # the reply ends (emptying the chat) before the page is emptied
         return [], []
 
     # gradio finds the gr.Request parameter by its annotation; gradio is imported here, not at module level

@@ -36,7 +36,7 @@ from .pref_losses import (
     orpo_loss,
     simpo_loss,
 )
-from .preference import dpo_loss_name, drop_reference_adapter_copy
+from .preference import PretokenizedRows, dpo_loss_name, drop_reference_adapter_copy
 
 
 def loss_types(cfg: Any) -> tuple[list[str], list[float]]:
@@ -96,7 +96,7 @@ def _answer_logps(per_token: Any, mask: Any, ld_alpha: float | None) -> Any:
 def _trainer_class() -> type:
     from trl import DPOTrainer
 
-    class FtDPOTrainer(DPOTrainer):
+    class FtDPOTrainer(PretokenizedRows, DPOTrainer):
         """TRL's DPOTrainer reading rows ft-data already tokenized, with LLaMA-Factory's own losses."""
 
         def __init__(self, *args: Any, ft_loss: str | None = None, ft_params: dict[str, float] | None = None,
@@ -104,11 +104,6 @@ def _trainer_class() -> type:
             # Set before TRL's __init__: it precomputes reference log-probs inside, which reads ft_loss.
             self.ft_loss, self.ft_params = ft_loss, ft_params or {}
             super().__init__(*args, **kwargs)
-
-        def _prepare_dataset(self, dataset: Any, processing_class: Any, args: Any, dataset_name: str) -> Any:
-            # ft-data tokenized the pairs with ft's template and cut them as LLaMA-Factory does;
-            # TRL's pipeline would re-render them with the tokenizer's own chat template.
-            return dataset
 
         def _precompute_ref_logps(self, dataset: Any, name: str, batch_size: int) -> Any:
             # TRL has no reference-free mode: `precompute_ref_log_probs=True` is the one switch that

@@ -21,7 +21,7 @@ from __future__ import annotations
 from typing import Any
 
 from .logprobs import install_labelled_heads
-from .preference import drop_reference_adapter_copy
+from .preference import PretokenizedRows, drop_reference_adapter_copy
 
 
 def to_trl_rows(dataset: Any) -> Any:
@@ -44,13 +44,8 @@ def to_trl_rows(dataset: Any) -> Any:
 def _trainer_class() -> type:
     from trl import KTOTrainer
 
-    class FtKTOTrainer(KTOTrainer):
+    class FtKTOTrainer(PretokenizedRows, KTOTrainer):
         """TRL's KTOTrainer reading rows ft-data already tokenized (with their KL pairs)."""
-
-        def _prepare_dataset(self, dataset: Any, processing_class: Any, args: Any, dataset_name: str) -> Any:
-            # ft-data rendered the rows with ft's template, cut them as LLaMA-Factory does and
-            # built the KL pairs; TRL's pipeline would re-render and re-pair them.
-            return dataset
 
     return FtKTOTrainer
 

@@ -44,6 +44,18 @@ class PreferenceArgs(_Section):
     ref_model_quantization_bit: int | None = None
 
 
+class PretokenizedRows:
+    """Mixin for TRL's trainers: the rows arrive tokenized by ft-data, so TRL's text pipeline is skipped.
+
+    ft-data rendered them with ft's template, cut them to ``cutoff_len`` as LLaMA-Factory does and
+    (for KTO) built the KL pairs; TRL's pipeline would re-render them with the tokenizer's own
+    chat template.
+    """
+
+    def _prepare_dataset(self, dataset: Any, processing_class: Any, args: Any, dataset_name: str) -> Any:
+        return dataset
+
+
 def dpo_loss_name(cfg: Any) -> str:
     """The loss a dpo run computes: ``pref_loss``, or ``cdpo`` for sigmoid with label smoothing."""
     if cfg.pref_loss == "sigmoid" and cfg.dpo_label_smoothing:
@@ -82,6 +94,9 @@ def check_preference_config(cfg: Any) -> None:
             raise ConfigError(f"key 'pref_loss': stage 'kto' has one loss (KTO's); remove pref_loss {cfg.pref_loss!r}")
         if cfg.pref_ftx:
             raise ConfigError("key 'pref_ftx': the SFT term is not built for stage 'kto' yet; remove it")
+        for key in ("ld_alpha", "pref_bco_weight", "dpo_label_smoothing"):
+            if getattr(cfg, key):
+                raise ConfigError(f"key {key!r}: stage 'kto' does not read it (a dpo key); remove it")
         for key in ("kto_chosen_weight", "kto_rejected_weight"):
             if getattr(cfg, key) <= 0:
                 raise ConfigError(f"key {key!r}: must be > 0 (got {getattr(cfg, key)})")
@@ -175,5 +190,5 @@ def load_reference_model(cfg: Any) -> Any:
     return model
 
 
-__all__ = ["PREF_LOSSES", "TRL_LOSSES", "PreferenceArgs", "check_preference_config", "check_reference_vocabulary",
+__all__ = ["PREF_LOSSES", "TRL_LOSSES", "PreferenceArgs", "PretokenizedRows", "check_preference_config", "check_reference_vocabulary",
            "dpo_loss_name", "drop_reference_adapter_copy", "load_reference_model", "reference_model_args", "uses_reference"]

@@ -28,6 +28,8 @@ from typing import Any
 
 from ft_core import atomic_write_text, get_logger
 
+from .preference import PretokenizedRows
+
 log = get_logger("ft.train")
 
 REWARD_MODEL_DIR = "reward_model"
@@ -48,12 +50,8 @@ def to_reward_rows(dataset: Any) -> Any:
 def _trainer_class() -> type:
     from trl import RewardTrainer
 
-    class FtRewardTrainer(RewardTrainer):
+    class FtRewardTrainer(PretokenizedRows, RewardTrainer):
         """TRL's RewardTrainer reading rows ft-data already tokenized."""
-
-        def _prepare_dataset(self, dataset: Any, processing_class: Any, args: Any, dataset_name: str) -> Any:
-            # ft-data rendered the pairs with ft's template and cut them as LLaMA-Factory does.
-            return dataset
 
     return FtRewardTrainer
 
