@@ -31,7 +31,7 @@ from .modeling import load_tokenizer_and_template, load_trainable_model
 from .outputs import prepare_output_dir
 from .plots import plot_losses
 from .preference import check_preference_config, check_reference_vocabulary, load_reference_model
-from .rm import build_reward_trainer, save_reward_model, to_reward_rows, write_reward_predictions
+from .rm import build_reward_trainer, save_reward_model, write_reward_predictions
 from .stages import get_stage
 from .trainer import FtTrainer, build_training_arguments, token_accuracy_metrics
 from .validation import Runtime, validate_train_args
@@ -141,7 +141,8 @@ def run_train(cfg: TrainConfig, runtime: Runtime | None = None) -> dict[str, Any
             trainer.save_metrics("eval", metrics)
             results.update(metrics)
         if cfg.do_predict and cfg.stage == "rm" and data.eval_dataset is not None:
-            metrics = write_reward_predictions(trainer, to_reward_rows(data.eval_dataset), output_dir,
+            # the trainer's eval rows are already in reward-row form: no second conversion
+            metrics = write_reward_predictions(trainer, trainer.eval_dataset, output_dir,
                                                cfg.per_device_eval_batch_size)
             trainer.save_metrics("predict", metrics)
             results.update(metrics)
